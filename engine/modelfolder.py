@@ -1,0 +1,137 @@
+"""The model folder: model.safetensors + vocab.json + config.json, written and validated.
+
+This is the contract between training and serving (see DESIGN.md). Nothing here unpickles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from engine.model import CharLSTM, ModelConfig
+from engine.vocab import Vocab, VocabError
+
+FORMAT_VERSION = 1
+WEIGHTS, VOCAB, CONFIG = "model.safetensors", "vocab.json", "config.json"
+BUNDLED_MODEL = Path(__file__).resolve().parent / "models" / "alice"
+
+
+class ModelFolderError(Exception):
+    """A model folder is missing, unreadable or inconsistent; the message names file and fault."""
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to generate: the network (eval mode, on `device`), its vocab and config."""
+
+    model: CharLSTM
+    vocab: Vocab
+    config: dict
+    path: Path
+    device: torch.device
+
+    @property
+    def name(self) -> str:
+        return str(self.config.get("name") or self.path.name)
+
+
+def default_model_dir() -> Path:
+    """The model to use when none is named: $ALICE_MODEL, else the bundled Alice model."""
+    env = os.environ.get("ALICE_MODEL", "").strip()
+    return Path(env).expanduser() if env else BUNDLED_MODEL
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def save_model_folder(directory: Path, model: CharLSTM, vocab: Vocab, config: dict) -> Path:
+    """Write the three files of a model folder (each atomically). `config` holds everything
+    beyond the architecture: training, corpus, metrics."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    if len(vocab) != model.config.vocab_size:
+        raise ModelFolderError(f"vocab has {len(vocab)} characters but the model expects {model.config.vocab_size}")
+    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    tmp = directory / (WEIGHTS + ".tmp")
+    save_file(state, str(tmp), metadata={"format_version": str(FORMAT_VERSION)})
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, directory / WEIGHTS)
+    _write_atomic(directory / VOCAB, json.dumps(vocab.to_json(), ensure_ascii=False, indent=1).encode())
+    full = {"format_version": FORMAT_VERSION, **config, "architecture": model.config.to_json()}
+    _write_atomic(directory / CONFIG, json.dumps(full, ensure_ascii=False, indent=2).encode())
+    return directory
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelFolderError(f"{path}: missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFolderError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ModelFolderError(f"{path}: expected a JSON object")
+    return data
+
+
+def read_model_info(directory: Path) -> tuple[Vocab, dict]:
+    """vocab.json and config.json of a folder, checked against each other (weights not read)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ModelFolderError(f"{directory}: no such model folder")
+    config = _read_json(directory / CONFIG)
+    try:
+        vocab = Vocab.from_json(_read_json(directory / VOCAB))
+    except VocabError as exc:
+        raise ModelFolderError(f"{directory / VOCAB}: {exc}") from None
+    version = config.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelFolderError(f"{directory / CONFIG}: format_version {version!r}, this alice reads {FORMAT_VERSION}")
+    arch = config.get("architecture")
+    if not isinstance(arch, dict):
+        raise ModelFolderError(f"{directory / CONFIG}: no 'architecture' object")
+    try:
+        ModelConfig.from_json(arch)
+    except (TypeError, ValueError) as exc:
+        raise ModelFolderError(f"{directory / CONFIG}: bad architecture ({exc})") from None
+    if arch.get("vocab_size") != len(vocab):
+        raise ModelFolderError(f"{directory / CONFIG}: vocab_size {arch.get('vocab_size')} but "
+                               f"{VOCAB} has {len(vocab)} characters")
+    return vocab, config
+
+
+def load_model_folder(directory: Path | None = None, device: str | torch.device = "cpu") -> LoadedModel:
+    """Load and validate a model folder; the model comes back in eval mode on `device`."""
+    directory = Path(directory) if directory is not None else default_model_dir()
+    vocab, config = read_model_info(directory)
+    arch = ModelConfig.from_json(config["architecture"])
+    weights_path = directory / WEIGHTS
+    if not weights_path.is_file():
+        raise ModelFolderError(f"{weights_path}: missing")
+    try:
+        state = load_file(str(weights_path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFolderError(f"{weights_path}: unreadable, truncated or not safetensors ({exc})") from None
+    model = CharLSTM(arch)
+    expected = model.state_dict()
+    missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or extra:
+        raise ModelFolderError(f"{weights_path}: tensors do not match config.json (missing {missing}, unexpected {extra})")
+    for name, tensor in expected.items():
+        if tuple(state[name].shape) != tuple(tensor.shape):
+            what = "vocab.json/config.json" if name in ("embed.weight", "head.weight", "head.bias") else CONFIG
+            raise ModelFolderError(f"{weights_path}: {name} has shape {tuple(state[name].shape)} but "
+                                   f"{what} implies {tuple(tensor.shape)}")
+    model.load_state_dict({k: v.float() for k, v in state.items()})
+    device = torch.device(device)
+    model.to(device).eval()
+    return LoadedModel(model=model, vocab=vocab, config=config, path=directory, device=device)
