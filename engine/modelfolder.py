@@ -125,7 +125,8 @@ def load_model_folder(directory: Path | None = None, device: str | torch.device 
     expected = model.state_dict()
     missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     if missing or extra:
-        raise ModelFolderError(f"{weights_path}: tensors do not match config.json (missing {missing}, unexpected {extra})")
+        raise ModelFolderError(f"{weights_path}: tensors do not match config.json "
+                               f"(missing {missing}, unexpected {extra})")
     for name, tensor in expected.items():
         if tuple(state[name].shape) != tuple(tensor.shape):
             what = "vocab.json/config.json" if name in ("embed.weight", "head.weight", "head.bias") else CONFIG
