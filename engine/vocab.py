@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 VOCAB_FORMAT = 1
 UNKNOWN_CHAR = "\ufffd"  # the one symbol every rare or unseen character folds into
 PARAGRAPH = "\n\n"  # what an empty seed starts from
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # Unicode category Cc, less tab and newline
 
 # Typed characters and their look-alikes in printed books, tried before giving up on a character.
 _EQUIVALENTS: dict[str, tuple[str, ...]] = {
@@ -33,7 +36,7 @@ def normalize_text(text: str, lowercase: bool = True) -> str:
     Training text and users' seeds both pass through here, so the model sees one alphabet.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+    text = _CONTROL.sub("", text)
     return text.lower() if lowercase else text
 
 
@@ -68,11 +71,14 @@ class Vocab:
 
     @classmethod
     def build(cls, text: str, lowercase: bool = True, min_count: int = 1) -> Vocab:
-        """Alphabet of already-normalised `text`; characters seen fewer than `min_count` times
-        fold into the unknown symbol."""
-        counts = Counter(text)
-        counts.pop(UNKNOWN_CHAR, None)
-        kept = sorted(ch for ch, n in counts.items() if n >= min_count)
+        """Alphabet of already-normalised `text` (see `from_counts`)."""
+        return cls.from_counts(Counter(text), lowercase=lowercase, min_count=min_count)
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, int], lowercase: bool = True, min_count: int = 1) -> Vocab:
+        """Alphabet from character counts; characters seen fewer than `min_count` times fold into
+        the unknown symbol, so a stray glyph does not widen the vocabulary."""
+        kept = sorted(ch for ch, n in counts.items() if n >= min_count and ch != UNKNOWN_CHAR)
         return cls([UNKNOWN_CHAR, *kept], lowercase=lowercase)
 
     def __len__(self) -> int:
