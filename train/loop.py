@@ -1,0 +1,315 @@
+"""The training loop: batches in, best-on-validation model folder out, resumable at any step."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import random
+import shlex
+import signal
+import sys
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from engine.model import CharLSTM, ModelConfig
+from engine.modelfolder import save_model_folder
+from engine.sampling import Sampling, sample_next
+from engine.vocab import PARAGRAPH, Vocab
+from train.checkpoint import CHECKPOINT, CheckpointError, TrainState, load_checkpoint, save_checkpoint
+from train.data import StreamBatcher, validation_batches
+from train.prepare import PreparedCorpus, prepare_corpus
+from train.settings import TrainSettings
+
+LN2 = math.log(2)
+MAX_EVAL_CHARS = 2_000_000  # evaluation cost stays bounded on huge held-out sets
+HISTORY = "history.csv"
+
+
+class TrainingError(Exception):
+    """A run cannot start or continue; the message is one line for the user."""
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("--device cuda asked for, but no CUDA GPU is available")
+    return device
+
+
+def lr_at(s: TrainSettings, step: int, progress: float) -> float:
+    """Linear warm-up, then cosine from --lr down to --min-lr-frac of it over the run's progress."""
+    warm = min(1.0, (step + 1) / max(1, s.warmup_steps))
+    if progress <= 0:
+        return s.lr * warm
+    cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return s.lr * warm * (s.min_lr_frac + (1 - s.min_lr_frac) * cosine)
+
+
+@torch.no_grad()
+def evaluate(model: CharLSTM, ids: np.ndarray, device: torch.device, amp: bool) -> float:
+    """Mean cross-entropy (nats per character) of `model` over `ids`, state carried across windows."""
+    was_training = model.training
+    model.eval()
+    total, count, state = 0.0, 0, None
+    for x, y, first in validation_batches(ids[:MAX_EVAL_CHARS + 1]):
+        if first:
+            state = None
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            logits, state = model(x.to(device), state)
+        total += F.cross_entropy(logits.float().flatten(0, 1), y.to(device).flatten(), reduction="sum").item()
+        count += y.numel()
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+@torch.no_grad()
+def sample_text(model: CharLSTM, vocab: Vocab, length: int, seed: int, device: torch.device) -> str:
+    """A short sample at the default sampling settings, from the start of a paragraph."""
+    was_training = model.training
+    model.eval()
+    rng = random.Random(seed)
+    logits, state = model(torch.tensor([vocab.encode(PARAGRAPH)], device=device))
+    logits, out = logits[:, -1], []
+    for _ in range(length):
+        next_id = sample_next(logits, [Sampling()], [rng.random()], banned=vocab.unknown_id)
+        out.append(vocab.chars[int(next_id[0])])
+        logits, state = model.step(next_id, state)
+    model.train(was_training)
+    return "".join(out)
+
+
+class StopRequest:
+    """First Ctrl-C asks the loop to stop after the current step; a second one interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+class Trainer:
+    """One training run writing into the model folder `settings.out`."""
+
+    def __init__(self, settings: TrainSettings, corpus: PreparedCorpus, log=print) -> None:
+        self.s, self.corpus, self.log = settings, corpus, log
+        self.out = Path(settings.out)
+        self.device = pick_device(settings.device)
+        if self.device.type == "cpu":
+            torch.set_num_threads(settings.threads or os.cpu_count() or 1)
+        self.amp = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
+        torch.manual_seed(settings.seed)
+        random.seed(settings.seed)
+        arch = ModelConfig(vocab_size=len(corpus.vocab), embed=settings.embed, hidden=settings.hidden,
+                           layers=settings.layers, dropout=settings.dropout, embed_dropout=settings.embed_dropout,
+                           weight_drop=settings.weight_drop)
+        self.model = CharLSTM(arch).to(self.device)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=settings.lr,
+                                           weight_decay=settings.weight_decay, betas=(0.9, 0.99))
+        try:
+            self.batcher = StreamBatcher(corpus.train_ids, settings.batch, settings.seq_len, seed=settings.seed)
+        except ValueError as exc:
+            raise TrainingError(str(exc)) from None
+        self.state = TrainState(settings=asdict(settings))
+        self.carried: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    # -- resume -------------------------------------------------------------------------------
+    def resume(self) -> None:
+        try:
+            self.state, self.carried = load_checkpoint(self.out / CHECKPOINT, self.model, self.optimizer, self.device)
+        except CheckpointError as exc:
+            raise TrainingError(str(exc)) from None
+        self.state.settings = asdict(self.s)
+        self.batcher.restore(self.state.epoch, self.state.step_in_epoch)
+        if self.state.python_rng:
+            random.setstate((self.state.python_rng[0], tuple(self.state.python_rng[1]), self.state.python_rng[2]))
+        self.log(f"resuming at step {self.state.step} (epoch {self.state.epoch}, "
+                 f"best {self.state.best_val_loss / LN2:.4f} bits/char)")
+
+    def checkpoint(self) -> None:
+        st = self.state
+        st.epoch, st.step_in_epoch = self.batcher.position.epoch, self.batcher.position.step_in_epoch
+        version, internal, gauss = random.getstate()
+        st.python_rng = [version, list(internal), gauss]
+        save_checkpoint(self.out / CHECKPOINT, self.model, self.optimizer, st, self.carried)
+
+    # -- progress -----------------------------------------------------------------------------
+    def progress(self) -> float:
+        s, st = self.s, self.state
+        parts = [0.0]
+        if s.epochs:
+            parts.append(st.step / (s.epochs * self.batcher.steps_per_epoch))
+        if s.minutes:
+            parts.append(st.seconds / (s.minutes * 60))
+        return max(parts)
+
+    def export(self, val_loss: float, train_loss: float) -> None:
+        metrics = {
+            "best_val_bpc": round(val_loss / LN2, 4), "best_val_loss": round(val_loss, 4),
+            "train_loss": round(train_loss, 4), "steps": self.state.step,
+            "epochs": round(self.state.step / self.batcher.steps_per_epoch, 3),
+            "seconds": round(self.state.seconds, 1), "device": str(self.device),
+        }
+        config = {
+            "name": self.out.name,
+            "corpus": self.corpus.info,
+            "training": {**asdict(self.s), "command": "python -m train " + shlex.join(sys.argv[1:])},
+            "metrics": metrics,
+            "parameters": self.model.num_parameters(),
+        }
+        save_model_folder(self.out, self.model, self.corpus.vocab, config)
+
+    def write_history(self) -> None:
+        rows = self.state.history
+        if not rows:
+            return
+        tmp = self.out / (HISTORY + ".tmp")
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, self.out / HISTORY)
+        plot_history(rows, self.out / "loss.png")
+
+    # -- the loop -----------------------------------------------------------------------------
+    def evaluate_and_record(self, train_loss: float, lr: float) -> None:
+        st = self.state
+        val = evaluate(self.model, self.corpus.val_ids, self.device, self.amp)
+        improved = val < st.best_val_loss
+        if improved:
+            st.best_val_loss, st.best_step, st.evals_since_best = val, st.step, 0
+            self.export(val, train_loss)
+        else:
+            st.evals_since_best += 1
+        st.history.append({"step": st.step, "epoch": round(st.step / self.batcher.steps_per_epoch, 3),
+                           "seconds": round(st.seconds, 1), "lr": f"{lr:.3g}", "train_loss": round(train_loss, 4),
+                           "val_loss": round(val, 4), "val_bpc": round(val / LN2, 4)})
+        self.write_history()
+        sample = sample_text(self.model, self.corpus.vocab, self.s.sample_chars, st.step, self.device)
+        mark = " *best*" if improved else ""
+        self.log(f"step {st.step}: train {train_loss:.4f} nats, val {val:.4f} nats = {val / LN2:.4f} bits/char{mark}")
+        if self.s.sample_chars:
+            self.log("  | " + sample.replace("\n", "\n  | "))
+
+    def run(self) -> bool:
+        """Train until a stopping rule fires; returns False when stopped by Ctrl-C."""
+        s, st, model = self.s, self.state, self.model
+        self.out.mkdir(parents=True, exist_ok=True)
+        model.train()
+        chars_per_step = s.batch * s.seq_len
+        last_ckpt = time.monotonic()
+        running, running_n, lr = 0.0, 0, s.lr
+        bar = tqdm(total=self._bar_total(), disable=not s.progress, unit="step" if s.epochs else "s",
+                   dynamic_ncols=True, initial=self._bar_now(), leave=False)
+        with StopRequest() as stop:
+            while True:
+                progress = self.progress()
+                if progress >= 1 or (s.patience and st.evals_since_best >= s.patience) or stop.requested:
+                    break
+                t0 = time.perf_counter()
+                x, y, new_epoch = self.batcher.next_batch()
+                if new_epoch:
+                    self.carried = None
+                lr = lr_at(s, st.step, progress if (s.epochs or s.minutes) else 0.0)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+                    logits, carried = model(x.to(self.device), self.carried)
+                loss = F.cross_entropy(logits.float().flatten(0, 1), y.to(self.device).flatten())
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), s.clip)
+                self.optimizer.step()
+                self.carried = tuple(t.detach() for t in carried)
+                st.step += 1
+                loss_value = loss.item()
+                running, running_n = running + loss_value, running_n + 1
+                dt = time.perf_counter() - t0
+                st.seconds += dt
+                bar.update(1 if s.epochs else dt)
+                bar.set_postfix(loss=f"{loss_value:.3f}", bpc=f"{loss_value / LN2:.3f}",
+                                cps=f"{chars_per_step / dt:,.0f}", best=f"{st.best_val_loss / LN2:.3f}")
+                if st.step % s.eval_every == 0:
+                    with _bar_paused(bar):
+                        self.evaluate_and_record(running / running_n, lr)
+                    running, running_n = 0.0, 0
+                if time.monotonic() - last_ckpt > s.checkpoint_minutes * 60:
+                    self.checkpoint()
+                    last_ckpt = time.monotonic()
+            interrupted = stop.requested
+            if running_n and not interrupted:
+                with _bar_paused(bar):
+                    self.evaluate_and_record(running / running_n, lr)
+            bar.close()
+            self.checkpoint()
+        return not interrupted
+
+    def _bar_total(self) -> float:
+        if self.s.epochs:
+            return int(self.s.epochs * self.batcher.steps_per_epoch)
+        return self.s.minutes * 60 if self.s.minutes else None
+
+    def _bar_now(self) -> float:
+        return self.state.step if self.s.epochs else round(self.state.seconds, 1)
+
+
+class _bar_paused:
+    """Let evaluation print cleanly above the bar."""
+
+    def __init__(self, bar: tqdm) -> None:
+        self.bar = bar
+
+    def __enter__(self) -> None:
+        self.bar.clear()
+
+    def __exit__(self, *exc) -> None:
+        self.bar.refresh()
+
+
+def plot_history(rows: list[dict], path: Path) -> None:
+    """A loss-curve PNG, when the optional matplotlib is installed."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, ax = plt.subplots(figsize=(7, 4))
+    steps = [r["step"] for r in rows]
+    ax.plot(steps, [r["train_loss"] / LN2 for r in rows], label="train")
+    ax.plot(steps, [r["val_bpc"] for r in rows], label="validation")
+    ax.set_xlabel("step")
+    ax.set_ylabel("bits per character")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def prepare(settings: TrainSettings) -> PreparedCorpus:
+    min_chars = max(1000, 2 * settings.batch * settings.seq_len)
+    return prepare_corpus(settings.books, lowercase=not settings.keep_case, min_char_count=settings.min_char_count,
+                          val_frac=settings.val_frac, min_chars=min_chars)

@@ -1,0 +1,101 @@
+"""Books -> vocabulary + memory-mapped train/validation ids, tokenised once and cached.
+
+The cache key is the raw files' sha256 plus every setting that changes the ids, so a second run
+on the same books skips decoding and tokenising entirely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from platformdirs import user_cache_dir
+
+from engine.vocab import Vocab
+from train.corpus import read_book
+from train.data import CHUNK_CHARS, id_dtype, split_texts, write_ids
+from train.gutenberg import resolve_source
+
+TOKENS_VERSION = 1
+
+
+@dataclass
+class PreparedCorpus:
+    vocab: Vocab
+    train_ids: np.ndarray
+    val_ids: np.ndarray
+    info: dict  # name, sha256, chars, books: [{name, sha256, chars}]
+    notes: list[str]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def tokens_cache_dir() -> Path:
+    return Path(user_cache_dir("alice")) / "tokens"
+
+
+def count_chars(text: str) -> Counter:
+    """Character counts without a Python loop per character."""
+    counts: Counter = Counter()
+    for start in range(0, len(text), CHUNK_CHARS):
+        codes = np.frombuffer(text[start:start + CHUNK_CHARS].encode("utf-32-le"), dtype=np.uint32)
+        uniques, n = np.unique(codes, return_counts=True)
+        counts.update({chr(c): int(k) for c, k in zip(uniques, n, strict=True)})
+    return counts
+
+
+def prepare_corpus(specs: list[str], lowercase: bool, min_char_count: int, val_frac: float,
+                   min_chars: int, cache_dir: Path | None = None) -> PreparedCorpus:
+    """Resolve, clean and tokenise the books (or reuse the cached ids). Raises CorpusError."""
+    paths = [resolve_source(spec) for spec in specs]
+    hashes = [file_sha256(p) for p in paths]
+    key_source = json.dumps([TOKENS_VERSION, hashes, lowercase, min_char_count, val_frac])
+    folder = (cache_dir or tokens_cache_dir()) / hashlib.sha256(key_source.encode()).hexdigest()[:24]
+    meta_path = folder / "meta.json"
+    if meta_path.is_file():
+        try:
+            return _load_cached(folder, meta_path)
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache entry is rebuilt below
+    books = [read_book(spec, lowercase=lowercase, min_chars=min_chars) for spec in specs]
+    counts: Counter = Counter()
+    for book in books:
+        counts.update(count_chars(book.text))
+    vocab = Vocab.from_counts(counts, lowercase=lowercase, min_count=min_char_count)
+    heads, tails = split_texts([b.text for b in books], val_frac)
+    folder.mkdir(parents=True, exist_ok=True)
+    train_ids = write_ids(folder / "train.ids", heads, vocab)
+    val_ids = write_ids(folder / "val.ids", tails, vocab)
+    rare = sum(n for ch, n in counts.items() if n < min_char_count)
+    notes = [note for book in books for note in book.notes]
+    notes.append(f"{sum(len(b.text) for b in books):,} characters kept, {len(vocab)} symbols "
+                 f"({rare} rare characters folded into the unknown symbol)")
+    info = {
+        "name": " + ".join(spec if spec.startswith("gutenberg:") else Path(spec).name for spec in specs),
+        "sha256": hashes[0] if len(hashes) == 1 else hashlib.sha256("".join(hashes).encode()).hexdigest(),
+        "chars": sum(len(b.text) for b in books),
+        "books": [{"name": spec, "sha256": h, "chars": len(b.text)}
+                  for spec, h, b in zip(specs, hashes, books, strict=True)],
+    }
+    meta = {"vocab": vocab.to_json(), "info": info, "notes": notes, "train": len(train_ids), "val": len(val_ids)}
+    meta_path.write_text(json.dumps(meta, ensure_ascii=False))
+    return PreparedCorpus(vocab, train_ids, val_ids, info, notes)
+
+
+def _load_cached(folder: Path, meta_path: Path) -> PreparedCorpus:
+    meta = json.loads(meta_path.read_text())
+    vocab = Vocab.from_json(meta["vocab"])
+    dtype = id_dtype(len(vocab))
+    train_ids = np.memmap(folder / "train.ids", dtype=dtype, mode="r", shape=(meta["train"],))
+    val_ids = np.memmap(folder / "val.ids", dtype=dtype, mode="r", shape=(meta["val"],))
+    return PreparedCorpus(vocab, train_ids, val_ids, meta["info"], [*meta["notes"], "token ids reused from cache"])
