@@ -113,8 +113,9 @@ class StopRequest:
 class Trainer:
     """One training run writing into the model folder `settings.out`."""
 
-    def __init__(self, settings: TrainSettings, corpus: PreparedCorpus, log=print) -> None:
-        self.s, self.corpus, self.log = settings, corpus, log
+    def __init__(self, settings: TrainSettings, corpus: PreparedCorpus, log=None) -> None:
+        self.s, self.corpus = settings, corpus
+        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.out = Path(settings.out)
         self.device = pick_device(settings.device)
         if self.device.type == "cpu":

@@ -58,6 +58,9 @@ def prepare_corpus(specs: list[str], lowercase: bool, min_char_count: int, val_f
                    min_chars: int, cache_dir: Path | None = None) -> PreparedCorpus:
     """Resolve, clean and tokenise the books (or reuse the cached ids). Raises CorpusError."""
     paths = [resolve_source(spec) for spec in specs]
+    for spec, path in zip(specs, paths, strict=True):
+        if not path.is_file():
+            read_book(spec)  # raises the reader's one-line error (missing, a directory, ...)
     hashes = [file_sha256(p) for p in paths]
     key_source = json.dumps([TOKENS_VERSION, hashes, lowercase, min_char_count, val_frac])
     folder = (cache_dir or tokens_cache_dir()) / hashlib.sha256(key_source.encode()).hexdigest()[:24]

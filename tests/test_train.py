@@ -1,0 +1,233 @@
+"""Training end to end on real text: learning, export, resume, Ctrl-C, bad input, evaluation."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from engine.modelfolder import load_model_folder
+from train.__main__ import main as train_main
+from train.loop import LN2
+from train.prepare import prepare_corpus
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus folder {CORPUS} is absent")
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--embed", "16", "--hidden", "48", "--layers", "1", "--batch", "8", "--seq-len", "40",
+        "--dropout", "0", "--embed-dropout", "0", "--weight-drop", "0", "--threads", "1",
+        "--no-progress", "--sample-chars", "40", "--minutes", "0", "--warmup-steps", "10"]
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    """Token cache and Gutenberg cache in a temp folder: tests never touch the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def run_cli(*args: str, env_extra: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "train", *args], cwd=ROOT, capture_output=True, text=True,
+                          env=env, timeout=240, **kwargs)
+
+
+@needs_corpus
+def test_tiny_model_beats_unigram_entropy_within_seconds(tmp_path):
+    out = tmp_path / "m"
+    start = time.monotonic()
+    assert train_main([str(CORPUS / "alice29.txt"), "--out", str(out), "--epochs", "1", "--eval-every", "100",
+                       "--lr", "1e-2", *TINY]) == 0
+    elapsed = time.monotonic() - start
+    corpus = prepare_corpus([str(CORPUS / "alice29.txt")], True, 3, 0.1, 1000)
+    counts = Counter(np.asarray(corpus.train_ids).tolist())
+    total = sum(counts.values())
+    unigram_bits = -sum(n / total * math.log2(n / total) for n in counts.values())
+    loaded = load_model_folder(out)
+    best = loaded.config["metrics"]["best_val_bpc"]
+    assert best < unigram_bits - 0.5, (best, unigram_bits)
+    assert elapsed < 60
+    assert loaded.config["corpus"]["name"] == "alice29.txt"
+    assert loaded.config["corpus"]["chars"] == 148_459
+    history = (out / "history.csv").read_text().splitlines()
+    assert history[0].startswith("step,epoch,seconds,lr,train_loss,val_loss,val_bpc")
+    assert len(history) >= 3
+
+
+@needs_corpus
+def test_export_load_round_trip_gives_the_same_predictions(tmp_path):
+    out = tmp_path / "m"
+    assert train_main([str(CORPUS / "wonderland.txt"), "--out", str(out), "--epochs", "0.2", *TINY]) == 0
+    loaded = load_model_folder(out)
+    weights = load_file(str(out / "model.safetensors"))
+    assert set(weights) == set(loaded.model.state_dict())
+    ids = torch.tensor([loaded.vocab.encode(loaded.vocab.normalize("Alice was beginning"))])
+    logits_a, _ = loaded.model(ids)
+    again = load_model_folder(out)
+    logits_b, _ = again.model(ids)
+    assert torch.equal(logits_a, logits_b)
+    assert not loaded.model.training
+    cfg = loaded.config
+    assert cfg["format_version"] == 1
+    assert cfg["architecture"]["vocab_size"] == len(loaded.vocab) == weights["embed.weight"].shape[0]
+    assert cfg["corpus"]["sha256"] == "b81146c82ae8d0f4aa74f589d5e1258d4ac8dc0094edd351bd78a1bd5744982d"
+    assert set(cfg["metrics"]) >= {"best_val_bpc", "best_val_loss", "train_loss", "steps", "epochs", "seconds",
+                                   "device"}
+    assert cfg["training"]["command"].startswith("python -m train ")
+    assert cfg["training"]["hidden"] == 48
+
+
+def _wait_for(path: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+@needs_corpus
+def test_ctrl_c_keeps_best_model_and_resume_continues_the_exact_step(tmp_path):
+    book = str(CORPUS / "alice29.txt")
+    args = ["--epochs", "2", "--eval-every", "150", "--checkpoint-minutes", "100", *TINY]
+    straight = tmp_path / "straight"
+    assert run_cli(book, "--out", str(straight), *args).returncode == 0
+
+    interrupted = tmp_path / "interrupted"
+    proc = subprocess.Popen([sys.executable, "-m", "train", book, "--out", str(interrupted), *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(interrupted / "history.csv")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert "--resume" in err.splitlines()[-1]
+    assert load_model_folder(interrupted).config["metrics"]["best_val_bpc"] > 0
+    stopped_at = int(err.split("stopped at step ")[1].split(":")[0])
+
+    resumed = run_cli("--resume", "--out", str(interrupted), "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming at step {stopped_at}" in resumed.stderr
+    a = load_file(str(straight / "checkpoint.safetensors"))
+    b = load_file(str(interrupted / "checkpoint.safetensors"))
+    for name in a:
+        if name.startswith(("model.", "optim.")):
+            assert torch.equal(a[name], b[name]), name
+    steps = [int(line.split(",")[0]) for line in (interrupted / "history.csv").read_text().splitlines()[1:]]
+    assert steps == sorted(steps) and steps[-1] == int(
+        (straight / "history.csv").read_text().splitlines()[-1].split(",")[0])
+
+
+KILLER = """
+import sys, torch
+from engine.model import CharLSTM, ModelConfig
+from train.checkpoint import TrainState, save_checkpoint
+from pathlib import Path
+model = CharLSTM(ModelConfig(vocab_size=40, hidden=256, embed=32))
+opt = torch.optim.AdamW(model.parameters())
+path = Path(sys.argv[1])
+save_checkpoint(path, model, opt, TrainState(step=1))
+print("first", flush=True)
+step = 2
+while True:
+    save_checkpoint(path, model, opt, TrainState(step=step))
+    step += 1
+"""
+
+
+def test_kill_9_during_checkpoint_write_leaves_a_loadable_checkpoint(tmp_path):
+    from engine.model import CharLSTM, ModelConfig
+    from train.checkpoint import load_checkpoint
+
+    path = tmp_path / "checkpoint.safetensors"
+    for delay in (0.05, 0.2, 0.45):
+        proc = subprocess.Popen([sys.executable, "-c", KILLER, str(path)], cwd=ROOT, stdout=subprocess.PIPE,
+                                text=True)
+        assert proc.stdout.readline().strip() == "first"
+        time.sleep(delay)
+        proc.kill()
+        proc.wait()
+        model = CharLSTM(ModelConfig(vocab_size=40, hidden=256, embed=32))
+        opt = torch.optim.AdamW(model.parameters())
+        state, _ = load_checkpoint(path, model, opt, torch.device("cpu"))
+        assert state.step >= 1
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"", "empty"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40, "not a text file"),
+    (b"Alice was here.\n" * 3, "characters"),
+])
+def test_bad_book_is_one_line_and_exit_2(tmp_path, content, expected):
+    book = tmp_path / "book.txt"
+    book.write_bytes(content)
+    result = run_cli(str(book), "--out", str(tmp_path / "m"), *TINY)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], result.stderr
+    assert not (tmp_path / "m").exists()
+
+
+def test_missing_book_bad_option_and_missing_checkpoint_are_one_line(tmp_path):
+    missing = run_cli(str(tmp_path / "nope.txt"), "--out", str(tmp_path / "m"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
+    bad = run_cli(str(tmp_path / "nope.txt"), "--val-frac", "0.9")
+    assert bad.returncode == 2 and "--val-frac" in bad.stderr
+    nothing = run_cli("--resume", "--out", str(tmp_path / "never"))
+    assert nothing.returncode == 2 and "no checkpoint" in nothing.stderr
+    assert len(nothing.stderr.strip().splitlines()) == 1
+
+
+def test_help_documents_every_option_with_its_default():
+    from dataclasses import fields
+
+    from train.settings import TrainSettings
+
+    result = run_cli("--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    for f in fields(TrainSettings):
+        if f.name != "books":
+            assert "--" + f.name.replace("_", "-") in text
+    assert "(default: 384)" in text and "(default: 0.1)" in text
+
+
+@needs_corpus
+def test_token_ids_are_memory_mapped_one_byte_each_and_cached(tmp_path):
+    first = prepare_corpus([str(CORPUS / "wonderland.txt")], True, 3, 0.1, 1000, cache_dir=tmp_path)
+    assert isinstance(first.train_ids, np.memmap) and first.train_ids.dtype == np.uint8
+    assert len(first.train_ids) + len(first.val_ids) == 144_599
+    again = prepare_corpus([str(CORPUS / "wonderland.txt")], True, 3, 0.1, 1000, cache_dir=tmp_path)
+    assert "token ids reused from cache" in again.notes
+    assert np.array_equal(np.asarray(first.val_ids), np.asarray(again.val_ids))
+    assert again.vocab.chars == first.vocab.chars
+    assert "ù" not in first.vocab.chars  # seen once: folded into the unknown symbol
+
+
+@needs_corpus
+def test_eval_scores_text_with_unknown_characters(tmp_path):
+    out = tmp_path / "m"
+    assert train_main([str(CORPUS / "alice29.txt"), "--out", str(out), "--epochs", "0.3", *TINY]) == 0
+    odd = tmp_path / "odd.txt"
+    odd.write_text("Ωmega ☃ snowman — “déjà vu” 😀 and alice said ‘hello’.\n" * 40, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "train.eval", str(out), str(odd), "--device", "cpu"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("bpc: ")
+    assert 0 < float(last.split()[1]) < 20
+    corrupt = run_eval_on_missing = subprocess.run(
+        [sys.executable, "-m", "train.eval", str(tmp_path / "nowhere"), str(odd)], cwd=ROOT, capture_output=True,
+        text=True, timeout=120)
+    assert corrupt.returncode == 2 and "no such model folder" in run_eval_on_missing.stderr
+
+
+def test_bits_per_char_uses_log2():
+    assert abs(LN2 - math.log(2)) < 1e-12
