@@ -15,7 +15,6 @@ from pathlib import Path
 def bits_per_char(model_dir: Path, spec: str, device: str = "cpu") -> tuple[float, int]:
     """(bits per character, characters scored) of the model in `model_dir` on book `spec`."""
     import numpy as np
-    import torch
 
     from engine.modelfolder import load_model_folder
     from train.corpus import read_book
