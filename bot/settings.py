@@ -6,6 +6,7 @@ documents the same list (a test keeps the two in step).
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -53,6 +54,20 @@ class Settings:
         """A copy with the given (command-line) values; None means 'not given'."""
         given = {k: v for k, v in overrides.items() if v is not None}
         return _validated(replace(self, **given))
+
+
+def add_setting_options(parser: argparse.ArgumentParser, flags: Mapping[str, str]) -> None:
+    """One command-line option per named setting ({"length": "--len N"}: flag and optional metavar),
+    typed, with the field's help, env variable and default in `--help`. Its argparse default is None
+    (= not given), so passing the parsed values to `load_settings(**overrides)` keeps env values."""
+    by_name = {f.name: f for f in fields(Settings)}
+    for name, spec in flags.items():
+        f = by_name[name]
+        flag, _, metavar = spec.partition(" ")
+        shown = "empty" if f.default == "" else f.default
+        help = f"{f.metadata['help']} (env {f.metadata['env']}; default: {shown})"
+        parser.add_argument(flag, dest=name, type=type(f.default), default=None, metavar=metavar or name.upper(),
+                            help=help.replace("%", "%%"))
 
 
 def env_names() -> dict[str, str]:

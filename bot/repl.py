@@ -1,0 +1,214 @@
+"""What the terminal does with one line: a seed to continue, or a /command that changes a setting.
+
+Kept free of prompt_toolkit so that tests drive it directly with any text stream as output.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TextIO
+
+from bot.loader import ModelLoadError, ModelSlot
+from bot.settings import Settings, SettingsError
+
+COMMANDS = {  # name: (argument, what it does); /help prints this table
+    "help": ("", "this list"),
+    "temp": ("T", "sampling temperature, 0-10 (0 = greedy, < 1 safer, > 1 wilder)"),
+    "len": ("N", "characters per generation"),
+    "topk": ("K", "sample only from the K likeliest characters (0 = off)"),
+    "topp": ("P", "sample from the smallest set reaching probability P, in (0, 1] (1 = off)"),
+    "greedy": ("on|off", "always take the likeliest character (on), or sample again (off)"),
+    "seed": ("N|off", "random seed: the same seed text then gives the same output; off = random"),
+    "model": ("PATH", "load another model folder"),
+    "info": ("", "the model: name, corpus, vocabulary, validation bits/char, parameters"),
+    "quit": ("", "leave (Ctrl-D does the same)"),
+}
+
+
+class Repl:
+    """The terminal's state (generation settings, model) and its reaction to each line."""
+
+    def __init__(self, settings: Settings, slot: ModelSlot, out: TextIO) -> None:
+        self.settings = settings
+        self.slot = slot
+        self.out = out
+        self.rng_seed: int | None = None
+        # /greedy off goes back to this temperature
+        self._warm_temperature = settings.temperature or Settings().temperature
+
+    def handle_line(self, line: str) -> bool:
+        """Act on one line typed at the prompt; False means 'quit'."""
+        if line.lstrip().startswith("/"):
+            return self.command(line.strip())
+        if line.strip():  # an empty line does nothing, as in a shell
+            self.generate(line)
+        return True
+
+    def say(self, message: str) -> None:
+        self.out.write(message + "\n")
+        self.out.flush()
+
+    # -- generation -------------------------------------------------------------------------
+
+    def generate(self, seed: str) -> None:
+        """Stream the continuation of `seed` to the output; Ctrl-C stops it and keeps the text."""
+        if not self.slot.ready:
+            self.say("(loading the model…)")
+        generator = self.slot.wait()
+        if generator is None:
+            self.say(f"no model loaded ({self.slot.error}); /model PATH loads one")
+            return
+        s = self.settings
+        stream = generator.stream(seed, length=s.length, temperature=s.temperature, top_k=s.top_k,
+                                  top_p=s.top_p, rng_seed=self.rng_seed)
+        try:
+            for piece in stream:
+                self.out.write(piece)
+                self.out.flush()  # one character at a time is the point of streaming
+        except KeyboardInterrupt:
+            self.out.write("\n[stopped]")
+        finally:
+            stream.close()
+        self.out.write("\n\n")
+        self.out.flush()
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def command(self, line: str) -> bool:
+        name, _, arg = line[1:].partition(" ")
+        name, arg = name.lower(), arg.strip()
+        if name in ("quit", "exit", "q"):
+            return False
+        if name not in COMMANDS:
+            self.say(f"unknown command /{name}; /help lists them")
+            return True
+        getattr(self, f"_cmd_{name}")(arg)
+        return True
+
+    def _cmd_help(self, arg: str) -> None:
+        width = max(len(f"/{n} {a}") for n, (a, _) in COMMANDS.items())
+        lines = [f"  {f'/{n} {a}'.ljust(width)}  {text}" for n, (a, text) in COMMANDS.items()]
+        self.say("Type a seed and press Enter: the book's voice continues it. Ctrl-C stops a generation.\n"
+                 + "\n".join(lines))
+
+    def _set(self, command: str, arg: str, field: str, kind: type) -> None:
+        """Parse `arg` as `kind` and store it in setting `field`; a bad value changes nothing."""
+        if not arg:
+            self.say(f"{field.replace('_', ' ')} is {getattr(self.settings, field)}")
+            return
+        try:
+            value = kind(arg)
+        except ValueError:
+            self.say(f"/{command} needs {'a whole number' if kind is int else 'a number'}, not {arg!r}")
+            return
+        try:
+            self.settings = self.settings.with_overrides(**{field: value})
+        except SettingsError as exc:
+            self.say(f"/{command} {arg}: {_rule(exc, self.settings)}")
+            return
+        self.say(f"{field.replace('_', ' ')} = {value}")
+
+    def _cmd_temp(self, arg: str) -> None:
+        self._set("temp", arg, "temperature", float)
+        if self.settings.temperature > 0:
+            self._warm_temperature = self.settings.temperature
+
+    def _cmd_len(self, arg: str) -> None:
+        self._set("len", arg, "length", int)
+
+    def _cmd_topk(self, arg: str) -> None:
+        self._set("topk", arg, "top_k", int)
+
+    def _cmd_topp(self, arg: str) -> None:
+        self._set("topp", arg, "top_p", float)
+
+    def _cmd_greedy(self, arg: str) -> None:
+        if arg.lower() not in ("on", "off"):
+            self.say(f"/greedy needs on or off, not {arg!r}" if arg else
+                     f"greedy is {'on' if self.settings.temperature == 0 else 'off'}")
+            return
+        temperature = 0.0 if arg.lower() == "on" else self._warm_temperature
+        self.settings = self.settings.with_overrides(temperature=temperature)
+        self.say(f"greedy {arg.lower()} (temperature {temperature})")
+
+    def _cmd_seed(self, arg: str) -> None:
+        if arg.lower() in ("off", "random", "none"):
+            self.rng_seed = None
+        elif arg.lstrip("-").isdigit():
+            self.rng_seed = int(arg)
+        else:
+            self.say(f"random seed is {self.rng_seed if self.rng_seed is not None else 'off'}" if not arg
+                     else f"/seed needs a whole number or off, not {arg!r}")
+            return
+        self.say(f"random seed = {self.rng_seed if self.rng_seed is not None else 'off'}")
+
+    def _cmd_model(self, arg: str) -> None:
+        if not arg:
+            self.say("/model needs the path of a model folder")
+            return
+        quoted = len(arg) > 1 and arg[0] == arg[-1] and arg[0] in "'\""
+        path = arg[1:-1] if quoted else arg  # a path with spaces may be quoted
+        if not self.slot.ready:
+            self.say("(waiting for the first model to finish loading…)")
+        try:
+            generator = self.slot.replace(path)
+        except ModelLoadError as exc:
+            self.say(f"could not load {path}: {exc}")
+            return
+        self.say(f"loaded {generator.loaded.name} from {generator.loaded.path}")
+
+    def _cmd_info(self, arg: str) -> None:
+        if not self.slot.ready:
+            self.say("(loading the model…)")
+        generator = self.slot.wait()
+        if generator is None:
+            self.say(f"no model loaded ({self.slot.error})")
+            return
+        self.say(describe_model(generator.loaded))
+
+    # -- toolbar ----------------------------------------------------------------------------
+
+    def toolbar(self) -> str:
+        s = self.settings
+        parts = [
+            f"model {self.slot.status}",
+            f"len {s.length}",
+            "greedy" if s.temperature == 0 else f"temp {s.temperature:g}",
+            f"top-k {s.top_k or 'off'}",
+            f"top-p {s.top_p:g}",
+            f"seed {self.rng_seed if self.rng_seed is not None else 'random'}",
+            "/help",
+        ]
+        return " " + " │ ".join(parts)
+
+
+def describe_model(loaded: Any) -> str:
+    """The /info text; every field of config.json beyond the architecture may be missing."""
+    config = loaded.config if isinstance(loaded.config, dict) else {}
+    corpus = config.get("corpus")
+    corpus_name = corpus.get("name") if isinstance(corpus, dict) else corpus
+    metrics = config.get("metrics") if isinstance(config.get("metrics"), dict) else {}
+    bpc = metrics.get("best_val_bpc")
+    params = sum(p.numel() for p in loaded.model.parameters())
+    name = loaded.name + (" (placeholder)" if config.get("placeholder") else "")
+    rows = [
+        ("model", name),
+        ("folder", str(loaded.path)),
+        ("corpus", corpus_name or "unknown"),
+        ("vocabulary", f"{len(loaded.vocab)} characters"),
+        ("val bits/char", f"{bpc:.3f}" if isinstance(bpc, (int, float)) else "not measured"),
+        ("parameters", f"{params:,}"),
+        ("device", str(loaded.device)),
+    ]
+    return "\n".join(f"  {key.ljust(14)}{value}" for key, value in rows)
+
+
+def _rule(exc: SettingsError, settings: Settings) -> str:
+    """A settings rule in words for the REPL (the messages name environment variables)."""
+    names = {"ALICE_LENGTH": "the length", "ALICE_MAX_LENGTH": "the largest length",
+             "ALICE_TEMPERATURE": "the temperature", "ALICE_TOP_K": "top-k", "ALICE_TOP_P": "top-p"}
+    text = str(exc)
+    if text.startswith("ALICE_MAX_LENGTH must be at least"):
+        return f"the length must be at most {settings.max_length} (ALICE_MAX_LENGTH)"
+    for env, words in names.items():
+        text = text.replace(env, words) if text.startswith(env + " ") else text
+    return text
