@@ -35,25 +35,43 @@ def resolve_resume(settings: TrainSettings, argv: list[str]) -> TrainSettings:
     return TrainSettings(**merged)
 
 
+def prepare_once(settings: TrainSettings, dist, prepare):
+    """The main process tokenises (and fills the cache) while the others wait, then read it."""
+    if not dist.enabled:
+        return prepare(settings)
+    import torch.distributed
+
+    if dist.is_main:
+        try:
+            return prepare(settings)
+        finally:
+            torch.distributed.barrier()  # released even on a bad book: the others then hit the same error
+    torch.distributed.barrier()
+    return prepare(settings)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     settings = parse_settings(argv)
     from train.checkpoint import CheckpointError
+    from train.distributed import init_distributed, shutdown
     from train.gutenberg import CorpusError
     from train.loop import Trainer, TrainingError, prepare
 
+    dist = init_distributed(settings.device)
+    say = (lambda line: print(line, file=sys.stderr, flush=True)) if dist.is_main else (lambda line: None)
     try:
         if settings.resume:
             settings = resolve_resume(settings, argv)
-        corpus = prepare(settings)
+        corpus = prepare_once(settings, dist, prepare)
         for note in corpus.notes:
-            print(f"corpus: {note}", file=sys.stderr)
-        trainer = Trainer(settings, corpus)
+            say(f"corpus: {note}")
+        trainer = Trainer(settings, corpus, dist)
         if settings.resume:
             trainer.resume()
-        print(f"training {trainer.model.num_parameters():,} parameters on {trainer.device} "
-              f"({len(corpus.train_ids):,} training / {len(corpus.val_ids):,} held-out characters) -> {settings.out}",
-              file=sys.stderr)
+        say(f"training {trainer.model.num_parameters():,} parameters on {trainer.device}"
+            f"{f' x {dist.world} processes' if dist.enabled else ''} ({len(corpus.train_ids):,} training / "
+            f"{len(corpus.val_ids):,} held-out characters) -> {settings.out}")
         finished = trainer.run()
     except (CorpusError, TrainingError, CheckpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -62,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted twice: the last checkpoint and the best model so far stay in "
               f"{settings.out}", file=sys.stderr)
         return 130
+    finally:
+        shutdown(dist)
+    if not dist.is_main:
+        return 0 if finished else 130
     best = trainer.state.best_val_loss / 0.6931471805599453
     if not finished:
         print(f"\nstopped at step {trainer.state.step}: best model ({best:.4f} bits/char) is in {settings.out}; "

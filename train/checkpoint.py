@@ -37,6 +37,8 @@ class TrainState:
     python_rng: list = field(default_factory=list)
     numpy_rng: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
+    world: int = 1  # processes that trained (streams are cut per process)
+    steps_per_epoch: int = 0
 
 
 def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: TrainState,

@@ -25,6 +25,7 @@ from engine.sampling import Sampling, sample_next
 from engine.vocab import PARAGRAPH, Vocab
 from train.checkpoint import CHECKPOINT, CheckpointError, TrainState, load_checkpoint, save_checkpoint
 from train.data import StreamBatcher, validation_batches
+from train.distributed import Distributed, any_rank
 from train.prepare import PreparedCorpus, prepare_corpus
 from train.settings import TrainSettings
 
@@ -113,13 +114,19 @@ class StopRequest:
 class Trainer:
     """One training run writing into the model folder `settings.out`."""
 
-    def __init__(self, settings: TrainSettings, corpus: PreparedCorpus, log=None) -> None:
-        self.s, self.corpus = settings, corpus
+    def __init__(self, settings: TrainSettings, corpus: PreparedCorpus, dist: Distributed | None = None,
+                 log=None) -> None:
+        self.s, self.corpus, self.dist = settings, corpus, dist or Distributed()
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        if not self.dist.is_main:
+            self.log = lambda line: None
         self.out = Path(settings.out)
         self.device = pick_device(settings.device)
+        if self.device.type == "cuda" and self.dist.enabled:
+            self.device = torch.device("cuda", self.dist.local_rank)
         if self.device.type == "cpu":
-            torch.set_num_threads(settings.threads or os.cpu_count() or 1)
+            cores = os.cpu_count() or 1
+            torch.set_num_threads(settings.threads or max(1, cores // self.dist.world))
         self.amp = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
         torch.manual_seed(settings.seed)
         random.seed(settings.seed)
@@ -127,13 +134,20 @@ class Trainer:
                            layers=settings.layers, dropout=settings.dropout, embed_dropout=settings.embed_dropout,
                            weight_drop=settings.weight_drop)
         self.model = CharLSTM(arch).to(self.device)
+        self.net: torch.nn.Module = self.model
+        if self.dist.enabled:
+            ids = [self.dist.local_rank] if self.device.type == "cuda" else None
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+            torch.manual_seed(settings.seed + 1000 * self.dist.rank)  # each rank its own dropout masks
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=settings.lr,
                                            weight_decay=settings.weight_decay, betas=(0.9, 0.99))
         try:
-            self.batcher = StreamBatcher(corpus.train_ids, settings.batch, settings.seq_len, seed=settings.seed)
+            self.batcher = StreamBatcher(corpus.train_ids, settings.batch, settings.seq_len, seed=settings.seed,
+                                         shard=self.dist.rank, num_shards=self.dist.world)
         except ValueError as exc:
             raise TrainingError(str(exc)) from None
-        self.state = TrainState(settings=asdict(settings))
+        self.state = TrainState(settings=asdict(settings), world=self.dist.world,
+                                steps_per_epoch=self.batcher.steps_per_epoch)
         self.carried: tuple[torch.Tensor, torch.Tensor] | None = None
 
     # -- resume -------------------------------------------------------------------------------
@@ -142,19 +156,34 @@ class Trainer:
             self.state, self.carried = load_checkpoint(self.out / CHECKPOINT, self.model, self.optimizer, self.device)
         except CheckpointError as exc:
             raise TrainingError(str(exc)) from None
-        self.state.settings = asdict(self.s)
-        self.batcher.restore(self.state.epoch, self.state.step_in_epoch)
+        st = self.state
+        st.settings = asdict(self.s)
+        if st.world != self.dist.world or st.steps_per_epoch != self.batcher.steps_per_epoch:
+            # a different number of processes cuts the text into other streams: continue at the
+            # same fraction of the epoch, with fresh LSTM state
+            fraction = st.step_in_epoch / max(1, st.steps_per_epoch)
+            st.step_in_epoch = int(fraction * self.batcher.steps_per_epoch)
+            self.log(f"resuming with {self.dist.world} process(es) where the checkpoint had {st.world}")
+            self.carried = None
+        if self.dist.enabled:
+            self.carried = None  # the checkpoint holds only the main process's carried state
+            torch.manual_seed(self.s.seed + 1000 * self.dist.rank + st.step)
+        st.world, st.steps_per_epoch = self.dist.world, self.batcher.steps_per_epoch
+        self.batcher.restore(st.epoch, st.step_in_epoch)
         if self.state.python_rng:
             random.setstate((self.state.python_rng[0], tuple(self.state.python_rng[1]), self.state.python_rng[2]))
         self.log(f"resuming at step {self.state.step} (epoch {self.state.epoch}, "
                  f"best {self.state.best_val_loss / LN2:.4f} bits/char)")
 
     def checkpoint(self) -> None:
+        if not self.dist.is_main:
+            return
         st = self.state
         st.epoch, st.step_in_epoch = self.batcher.position.epoch, self.batcher.position.step_in_epoch
         version, internal, gauss = random.getstate()
         st.python_rng = [version, list(internal), gauss]
-        save_checkpoint(self.out / CHECKPOINT, self.model, self.optimizer, st, self.carried)
+        carried = self.carried if not self.dist.enabled else None
+        save_checkpoint(self.out / CHECKPOINT, self.model, self.optimizer, st, carried)
 
     # -- progress -----------------------------------------------------------------------------
     def progress(self) -> float:
@@ -196,7 +225,10 @@ class Trainer:
 
     # -- the loop -----------------------------------------------------------------------------
     def evaluate_and_record(self, train_loss: float, lr: float) -> None:
+        """Score the held-out text, export on improvement, log a sample (main process only)."""
         st = self.state
+        if not self.dist.is_main:
+            return
         val = evaluate(self.model, self.corpus.val_ids, self.device, self.amp)
         improved = val < st.best_val_loss
         if improved:
@@ -222,12 +254,13 @@ class Trainer:
         chars_per_step = s.batch * s.seq_len
         last_ckpt = time.monotonic()
         running, running_n, lr = 0.0, 0, s.lr
-        bar = tqdm(total=self._bar_total(), disable=not s.progress, unit="step" if s.epochs else "s",
-                   dynamic_ncols=True, initial=self._bar_now(), leave=False)
+        bar = tqdm(total=self._bar_total(), disable=not (s.progress and self.dist.is_main),
+                   unit="step" if s.epochs else "s", dynamic_ncols=True, initial=self._bar_now(), leave=False)
         with StopRequest() as stop:
             while True:
                 progress = self.progress()
-                if progress >= 1 or (s.patience and st.evals_since_best >= s.patience) or stop.requested:
+                done = progress >= 1 or bool(s.patience and st.evals_since_best >= s.patience)
+                if any_rank(done or stop.requested, self.dist, self.device):
                     break
                 t0 = time.perf_counter()
                 x, y, new_epoch = self.batcher.next_batch()
@@ -237,7 +270,7 @@ class Trainer:
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-                    logits, carried = model(x.to(self.device), self.carried)
+                    logits, carried = self.net(x.to(self.device), self.carried)
                 loss = F.cross_entropy(logits.float().flatten(0, 1), y.to(self.device).flatten())
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -259,7 +292,7 @@ class Trainer:
                 if time.monotonic() - last_ckpt > s.checkpoint_minutes * 60:
                     self.checkpoint()
                     last_ckpt = time.monotonic()
-            interrupted = stop.requested
+            interrupted = any_rank(stop.requested, self.dist, self.device)
             if running_n and not interrupted:
                 with _bar_paused(bar):
                     self.evaluate_and_record(running / running_n, lr)
