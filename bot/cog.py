@@ -1,0 +1,186 @@
+"""The Discord commands: `!alice` (also `/alice`), one command per extra model, `!models`, `!sync`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from functools import partial
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.reply import MESSAGE_LIMIT, NO_MENTIONS, plain, render, room_for_text, stream_into
+from bot.settings import Settings
+from engine import Generator, Sampling
+
+log = logging.getLogger(__name__)
+
+MAIN_MODEL = "alice"  # the command that serves ALICE_MODEL (or the bundled book)
+BUILTIN_COMMANDS = frozenset({MAIN_MODEL, "models", "sync", "help"})
+MAX_USER_TEMPERATURE = 2.0
+# `--temp 0.5`, `--len=400`; phones often turn `--` into an em dash, so that counts too
+_OPTION = re.compile(r"(?:--|\u2014)(temp|temperature|len|length)(?:=|\s+)(\S+)(?:\s+|$)")
+DESCRIBE = {
+    "seed": "text to continue; empty = start a new paragraph",
+    "temperature": f"0 = always the likeliest letter, up to {MAX_USER_TEMPERATURE:g} = wild",
+    "length": "how many characters to write",
+}
+
+
+def parse_options(text: str) -> tuple[str, float | None, int | None]:
+    """Split `--temp X --len N seed...` into (seed, temperature, length); absent options are None."""
+    temperature: float | None = None
+    length: int | None = None
+    rest = text.lstrip()
+    while match := _OPTION.match(rest):
+        name, value = match.groups()
+        try:
+            if name.startswith("temp"):
+                temperature = float(value)
+            else:
+                length = int(value)
+        except ValueError:
+            raise commands.BadArgument(f"--{name} needs a number, not {plain(value)}.") from None
+        rest = rest[match.end():]
+    return rest, temperature, length
+
+
+class Gate:
+    """Per-user cooldown and a cap on generations running at once per server."""
+
+    def __init__(self, cooldown: float, per_server: int) -> None:
+        self.cooldown, self.per_server = cooldown, per_server
+        self.last_start: dict[int, float] = {}
+        self.running: Counter[int] = Counter()
+
+    @contextlib.contextmanager
+    def slot(self, user: int, server: int) -> Iterator[None]:
+        """Hold a generation slot; raises MaxConcurrencyReached or CommandOnCooldown instead."""
+        if self.running[server] >= self.per_server:  # checked first: a refusal costs no cooldown
+            raise commands.MaxConcurrencyReached(self.per_server, commands.BucketType.guild)
+        now = time.monotonic()
+        wait = self.last_start.get(user, -self.cooldown) + self.cooldown - now
+        if wait > 0:
+            raise commands.CommandOnCooldown(commands.Cooldown(1, self.cooldown), wait, commands.BucketType.user)
+        if len(self.last_start) > 10_000:  # forget users whose cooldown is long over
+            self.last_start = {u: t for u, t in self.last_start.items() if now - t < self.cooldown}
+        self.last_start[user] = now
+        self.running[server] += 1
+        try:
+            yield
+        finally:
+            self.running[server] -= 1
+
+
+class AliceCog(commands.Cog, name="Alice"):
+    """Writes continuations of people's text in the voice of a book."""
+
+    def __init__(self, bot: commands.Bot, settings: Settings, generators: dict[str, Generator]) -> None:
+        self.bot, self.settings, self.generators = bot, settings, generators
+        self.gate = Gate(settings.cooldown, settings.guild_concurrency)
+        self.sampling = Sampling(settings.temperature, settings.top_k, settings.top_p)
+
+    @commands.hybrid_command(name=MAIN_MODEL, description="Continue your text in the voice of the book")
+    @app_commands.describe(**DESCRIBE)
+    async def alice(self, ctx: commands.Context, *, seed: str = "", temperature: float | None = None,
+                    length: int | None = None) -> None:
+        """Continue your text in the book's voice: !alice --temp 0.5 --len 400 <seed>"""
+        await self.write(ctx, MAIN_MODEL, seed, temperature, length)
+
+    @commands.hybrid_command(name="models")
+    async def models(self, ctx: commands.Context) -> None:
+        """List the books I can write like, with how well each was learnt (bits/char: lower is better)."""
+        lines = [f"`{ctx.clean_prefix}{name}`: {describe_model(gen.loaded.config)}"
+                 for name, gen in self.generators.items()]
+        await ctx.send("\n".join(lines)[:MESSAGE_LIMIT], allowed_mentions=NO_MENTIONS)
+
+    @commands.command(name="sync")
+    @commands.is_owner()
+    async def sync(self, ctx: commands.Context) -> None:
+        """Register the slash commands with Discord (bot owner only; run it after adding models)."""
+        synced = await self.bot.tree.sync()
+        names = ", ".join(f"/{command.name}" for command in synced)
+        await ctx.send(f"Synced {len(synced)} slash commands: {names}", allowed_mentions=NO_MENTIONS)
+
+    async def write(self, ctx: commands.Context, model: str, seed: str, temperature: float | None,
+                    length: int | None) -> None:
+        """Reply at once, then stream the model's continuation of `seed` into the reply."""
+        if ctx.interaction is None:  # text command: options are written inside the message
+            seed, temperature, length = parse_options(seed)
+        if temperature is not None and not 0 <= temperature <= MAX_USER_TEMPERATURE:
+            raise commands.BadArgument(f"Temperature must be between 0 and {MAX_USER_TEMPERATURE:g}.")
+        if length is not None and not 1 <= length <= self.settings.max_length:
+            raise commands.BadArgument(f"Length must be between 1 and {self.settings.max_length} characters.")
+        temperature = self.settings.temperature if temperature is None else temperature
+        length = self.settings.length if length is None else length
+        length = min(length, room_for_text(seed))  # the whole reply must fit in one message
+        server = ctx.guild.id if ctx.guild else ctx.channel.id
+        with self.gate.slot(ctx.author.id, server):
+            show = partial(render, seed)
+            message = await ctx.reply(show("", False), allowed_mentions=NO_MENTIONS, mention_author=False)
+            # a slash command's reply is its own "working" sign; typing is for text channels
+            typing = ctx.channel.typing() if ctx.interaction is None else contextlib.nullcontext()
+            async with typing:
+                chunks = self.generators[model].astream(
+                    seed, length, sampling=replace(self.sampling, temperature=temperature))
+                await stream_into(message, chunks, show, self.settings.edit_interval,
+                                  resend=partial(ctx.send, allowed_mentions=NO_MENTIONS))
+
+    @commands.Cog.listener()
+    async def on_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
+        """Answer every failed command in plain words (only to the asker, for slash commands)."""
+        if isinstance(error, commands.HybridCommandError):
+            error = error.original  # an app-command error wrapped for the hybrid command
+        if isinstance(error, commands.CommandNotFound):
+            return
+        if isinstance(error, commands.CommandOnCooldown):
+            answer = f"Please wait {error.retry_after:.0f} s before asking me again."
+        elif isinstance(error, commands.MaxConcurrencyReached):
+            answer = (f"I am already writing {error.number} replies in this server; "
+                      "please ask again in a moment.")
+        elif isinstance(error, commands.NotOwner):
+            answer = "Only the bot's owner can do that."
+        elif isinstance(error, (commands.UserInputError, app_commands.TransformerError)):
+            answer = str(error)
+        else:
+            original = getattr(error, "original", error)
+            log.error("command %s failed", ctx.command, exc_info=original)
+            answer = "Sorry, something went wrong while writing; the error is in the bot's log."
+        with contextlib.suppress(discord.HTTPException):
+            await ctx.send(answer, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+def corpus_name(config: dict) -> str:
+    """The book a model learnt, from its config.json (keys may be missing)."""
+    corpus = config.get("corpus")
+    name = corpus.get("name") if isinstance(corpus, dict) else None
+    return str(name or "an unnamed book")
+
+
+def describe_model(config: dict) -> str:
+    """'wonderland.txt, 1.920 bits/char' (or 'not measured' for a placeholder model)."""
+    metrics = config.get("metrics")
+    bpc = metrics.get("best_val_bpc") if isinstance(metrics, dict) else None
+    quality = f"{bpc:.3f} bits/char" if isinstance(bpc, (int, float)) else "bits/char not measured"
+    return f"{plain(corpus_name(config))}, {quality}"
+
+
+def model_command(cog: AliceCog, name: str) -> commands.HybridCommand:
+    """`!<name> <seed>` (and `/<name>`): the same as !alice, written by the model `name`."""
+
+    @app_commands.describe(**DESCRIBE)
+    async def write(ctx: commands.Context, *, seed: str = "", temperature: float | None = None,
+                    length: int | None = None) -> None:
+        await cog.write(ctx, name, seed, temperature, length)
+
+    book = corpus_name(cog.generators[name].loaded.config)
+    prefix = cog.settings.command_prefix
+    description = f"Continue your text in the voice of {book}"[:100]
+    help_text = f"{description}: {prefix}{name} --temp 0.5 --len 400 <seed>"
+    return commands.HybridCommand(write, name=name, help=help_text, description=description)

@@ -1,0 +1,367 @@
+"""A small fake Discord on 127.0.0.1: REST under /api/v10 and a gateway websocket, for the real
+discord.py client. It records every REST call, can answer PATCHes with rate limits, and pushes
+MESSAGE_CREATE / INTERACTION_CREATE events to the bot.
+
+Only what alice's bot touches is implemented; anything else answers 404 (and is recorded), so a
+test that hits something new fails loudly rather than hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+TOKEN = "fake-token-0123456789"
+BOT_ID, APP_ID, OWNER_ID = 1100000000000000001, 1100000000000000002, 1100000000000000003
+GUILD_ID, CHANNEL_ID = 1100000000000000010, 1100000000000000011
+USER_ID, OTHER_USER_ID, OTHER_BOT_ID = 1100000000000000020, 1100000000000000021, 1100000000000000022
+TIMESTAMP = "2024-01-01T00:00:00+00:00"
+PERMISSIONS = str((1 << 41) - 1)
+
+
+def user(user_id: int, name: str, bot: bool = False) -> dict:
+    return {"id": str(user_id), "username": name, "discriminator": "0", "global_name": name,
+            "avatar": None, "bot": bot, "public_flags": 0}
+
+
+def member(user_id: int, name: str, bot: bool = False) -> dict:
+    return {"user": user(user_id, name, bot), "roles": [], "joined_at": TIMESTAMP, "deaf": False,
+            "mute": False, "flags": 0, "permissions": PERMISSIONS}
+
+
+def json_response(data: Any, status: int = 200, headers: dict | None = None) -> web.Response:
+    # discord.py reads JSON only when Content-Type is exactly application/json (no charset)
+    return web.Response(body=json.dumps(data).encode(), status=status,
+                        headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def rate_limited(retry_after: float, via: bool = True) -> web.Response:
+    """A 429; discord.py waits and retries only when a Via header says it came from Discord."""
+    headers = {"Via": "1.1 google"} if via else {}
+    return json_response({"message": "You are being rate limited.", "retry_after": retry_after,
+                          "global": False}, 429, headers)
+
+
+@dataclass
+class Call:
+    """One REST request as the fake saw it."""
+
+    method: str
+    path: str  # without /api/v10
+    body: Any
+    at: float  # time.monotonic() on arrival
+    status: int = 200
+
+
+@dataclass
+class FakeDiscord:
+    shards: int = 1  # what GET /gateway/bot answers
+    close_code_on_identify: int | None = None  # e.g. 4014: privileged intent not enabled
+    calls: list[Call] = field(default_factory=list)
+    identifies: list[dict] = field(default_factory=list)
+    patch_responses: list[Callable[[], web.Response]] = field(default_factory=list)  # next PATCHes
+    messages: dict[str, dict] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # snowflakes carry their creation time: interactions older than 15 minutes count as expired
+        self._ids = itertools.count((int(time.time() * 1000) - 1420070400000) << 22)
+        self._sockets: dict[int, web.WebSocketResponse] = {}
+        self._seq = itertools.count(1)
+        self._originals: dict[str, str] = {}  # interaction token -> message id
+        self._shard_count = 1  # as the bot said in IDENTIFY
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> FakeDiscord:
+        app = web.Application()
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        for ws in list(self._sockets.values()):
+            await ws.close()
+        if self._runner:
+            await self._runner.cleanup()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    # ---- what tests ask --------------------------------------------------------------------
+    def requests(self, method: str, pattern: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method and re.fullmatch(pattern, c.path)]
+
+    def posts(self) -> list[Call]:
+        """Messages the bot sent to the channel (replies, answers, !models lists)."""
+        return self.requests("POST", rf"/channels/{CHANNEL_ID}/messages")
+
+    def edits(self, message_id: str, ok_only: bool = True) -> list[Call]:
+        return [c for c in self.requests("PATCH", rf"/channels/\d+/messages/{message_id}")
+                if c.status == 200 or not ok_only]
+
+    def bodies(self) -> list[dict]:
+        """Every message body the bot sent or edited, through any route."""
+        routes = r"/channels/\d+/messages(/\d+)?|/webhooks/.*|/interactions/.*/callback"
+        return [c.body for c in self.calls if c.method in ("POST", "PATCH") and re.fullmatch(routes, c.path)
+                and isinstance(c.body, dict)]
+
+    async def wait_until(self, condition: Callable[[], Any], timeout: float = 20.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while not (result := condition()):
+            if time.monotonic() > deadline:
+                seen = [(c.method, c.path, c.status) for c in self.calls]
+                raise AssertionError(f"timed out waiting; REST calls so far: {seen}")
+            await asyncio.sleep(0.02)
+        return result
+
+    # ---- events pushed to the bot ----------------------------------------------------------
+    async def say(self, content: str, author_id: int = USER_ID, bot: bool = False) -> str:
+        """Someone writes `content` in the channel; returns the message id."""
+        message_id = str(next(self._ids))
+        data = {"id": message_id, "channel_id": str(CHANNEL_ID), "guild_id": str(GUILD_ID),
+                "author": user(author_id, f"user{author_id % 100}", bot),
+                "member": {k: v for k, v in member(author_id, "u", bot).items() if k != "user"},
+                "content": content, "timestamp": TIMESTAMP, "edited_timestamp": None, "tts": False,
+                "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
+                "embeds": [], "pinned": False, "type": 0, "flags": 0}
+        await self.dispatch("MESSAGE_CREATE", data)
+        return message_id
+
+    async def slash(self, name: str, options: dict[str, Any], author_id: int = USER_ID) -> str:
+        """Someone runs /name with `options`; returns the interaction token."""
+        interaction_id, token = str(next(self._ids)), f"itoken-{next(self._ids)}"
+        kinds = {str: 3, int: 4, bool: 5, float: 10}
+        data = {"id": interaction_id, "application_id": str(APP_ID), "type": 2, "token": token, "version": 1,
+                "data": {"id": str(next(self._ids)), "name": name, "type": 1,
+                         "options": [{"name": k, "type": kinds[type(v)], "value": v} for k, v in options.items()]},
+                "guild_id": str(GUILD_ID), "channel_id": str(CHANNEL_ID),
+                "channel": {"id": str(CHANNEL_ID), "type": 0, "guild_id": str(GUILD_ID), "name": "general",
+                            "position": 0, "permission_overwrites": [], "permissions": PERMISSIONS},
+                "member": member(author_id, f"user{author_id % 100}"), "app_permissions": PERMISSIONS,
+                "locale": "en-US", "guild_locale": "en-US", "entitlements": [], "context": 0,
+                "authorizing_integration_owners": {"0": str(GUILD_ID)}, "attachment_size_limit": 8 << 20}
+        await self.dispatch("INTERACTION_CREATE", data)
+        return token
+
+    async def dispatch(self, event: str, data: dict) -> None:
+        ws = self._sockets[(GUILD_ID >> 22) % self._shard_count]  # Discord's rule for a guild's shard
+        await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data}))
+
+    # ---- gateway ---------------------------------------------------------------------------
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 45000}}))
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                break
+            payload = json.loads(msg.data)
+            if payload["op"] == 1:  # heartbeat
+                await ws.send_str(json.dumps({"op": 11}))
+            elif payload["op"] == 2:  # identify
+                self.identifies.append(payload["d"])
+                if self.close_code_on_identify:
+                    await ws.close(code=self.close_code_on_identify)
+                    break
+                shard_id, self._shard_count = payload["d"].get("shard", [0, 1])
+                self._sockets[shard_id] = ws
+                await self._ready(ws, shard_id, self._shard_count)
+        return ws
+
+    async def _ready(self, ws: web.WebSocketResponse, shard_id: int, count: int) -> None:
+        mine = (GUILD_ID >> 22) % count == shard_id
+        ready = {"v": 10, "user": user(BOT_ID, "Alice", bot=True), "session_id": f"session-{shard_id}",
+                 "guilds": [{"id": str(GUILD_ID), "unavailable": True}] if mine else [],
+                 "resume_gateway_url": self.gateway_url, "application": {"id": str(APP_ID), "flags": 0},
+                 "shard": [shard_id, count]}
+        await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": next(self._seq), "d": ready}))
+        if mine:
+            guild = {"id": str(GUILD_ID), "name": "Tea Party", "owner_id": str(OWNER_ID), "unavailable": False,
+                     "member_count": 3, "large": False, "features": [], "emojis": [], "stickers": [],
+                     "threads": [], "stage_instances": [], "guild_scheduled_events": [], "voice_states": [],
+                     "presences": [], "premium_tier": 0, "verification_level": 0, "mfa_level": 0,
+                     "roles": [{"id": str(GUILD_ID), "name": "@everyone", "permissions": PERMISSIONS,
+                                "position": 0, "color": 0, "hoist": False, "managed": False,
+                                "mentionable": False, "flags": 0}],
+                     "channels": [{"id": str(CHANNEL_ID), "type": 0, "name": "general", "position": 0,
+                                   "permission_overwrites": []}],
+                     "members": [member(BOT_ID, "Alice", bot=True)]}
+            await ws.send_str(json.dumps({"op": 0, "t": "GUILD_CREATE", "s": next(self._seq), "d": guild}))
+
+    # ---- REST ------------------------------------------------------------------------------
+    async def _rest(self, request: web.Request) -> web.Response:
+        path = "/" + request.match_info["tail"]
+        body = await request.json() if request.can_read_body and request.content_type == "application/json" else None
+        call = Call(request.method, path, body, time.monotonic())
+        self.calls.append(call)
+        response = self._answer(request, call)
+        call.status = response.status
+        return response
+
+    def _answer(self, request: web.Request, call: Call) -> web.Response:
+        method, path, body = call.method, call.path, call.body
+        if not path.startswith(("/webhooks/", "/interactions/")) and \
+                request.headers.get("Authorization") != f"Bot {TOKEN}":
+            return json_response({"message": "401: Unauthorized", "code": 0}, 401)
+        if method == "PATCH" and self.patch_responses:
+            return self.patch_responses.pop(0)()
+        if (method, path) == ("GET", "/users/@me"):
+            return json_response(user(BOT_ID, "Alice", bot=True))
+        if (method, path) == ("GET", "/oauth2/applications/@me"):
+            return json_response({"id": str(APP_ID), "name": "Alice", "description": "", "icon": None,
+                                  "bot_public": True, "bot_require_code_grant": False, "verify_key": "00",
+                                  "owner": user(OWNER_ID, "owner"), "flags": 0})
+        if method == "GET" and path in ("/gateway", "/gateway/bot"):
+            return json_response({"url": self.gateway_url, "shards": self.shards, "session_start_limit": {
+                "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})
+        if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/messages", path)):
+            return json_response(self._message(m[1], body))
+        if method == "POST" and re.fullmatch(r"/channels/\d+/typing", path):
+            return web.Response(status=204)
+        if method == "PATCH" and (m := re.fullmatch(r"/channels/\d+/messages/(\d+)", path)):
+            return self._edit(m[1], body)
+        if method == "POST" and (m := re.fullmatch(r"/interactions/(\d+)/([^/]+)/callback", path)):
+            return self._callback(m[1], m[2], body)
+        if m := re.fullmatch(rf"/webhooks/{APP_ID}/([^/]+)/messages/@original", path):
+            if method == "PATCH":
+                return self._edit(self._originals[m[1]], body)
+            return json_response(self.messages[self._originals[m[1]]])
+        if method == "POST" and re.fullmatch(rf"/webhooks/{APP_ID}/[^/]+", path):  # follow-up message
+            return json_response(self._message(str(CHANNEL_ID), body))
+        if method == "PUT" and path == f"/applications/{APP_ID}/commands":
+            return json_response([{**c, "id": str(next(self._ids)), "application_id": str(APP_ID), "version": "1",
+                                   "type": c.get("type", 1), "description": c.get("description", "")} for c in body])
+        return json_response({"message": "404: Not Found", "code": 0}, 404)
+
+    def _message(self, channel_id: str, body: dict) -> dict:
+        message = {"id": str(next(self._ids)), "channel_id": channel_id, "guild_id": str(GUILD_ID),
+                   "author": user(BOT_ID, "Alice", bot=True), "content": body.get("content") or "",
+                   "timestamp": TIMESTAMP, "edited_timestamp": None, "tts": False, "mention_everyone": False,
+                   "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": False,
+                   "type": 0, "flags": body.get("flags", 0)}
+        self.messages[message["id"]] = message
+        return message
+
+    def _edit(self, message_id: str, body: dict) -> web.Response:
+        message = self.messages[message_id]
+        message["content"] = body.get("content", message["content"])
+        message["edited_timestamp"] = TIMESTAMP
+        return json_response(message)
+
+    def _callback(self, interaction_id: str, token: str, body: dict) -> web.Response:
+        answer = {"id": interaction_id, "type": 2, "response_message_loading": body["type"] == 5,
+                  "response_message_ephemeral": bool(body.get("data", {}).get("flags", 0) & 64)}
+        if body["type"] not in (4, 5):
+            return json_response({"interaction": answer})
+        message = self._message(str(CHANNEL_ID), body.get("data") or {})
+        self._originals[token] = answer["response_message_id"] = message["id"]
+        return json_response({"interaction": answer, "resource": {"type": body["type"], "message": message}})
+
+
+# ---- the real bot against the fake ---------------------------------------------------------
+class RecordingGenerator:
+    """Wraps a Generator: records every request and the text it produced; `delay` slows each
+    character down so that a short generation still spans several edit intervals."""
+
+    def __init__(self, inner: Any, delay: float = 0.0) -> None:
+        self.inner, self.delay = inner, delay
+        self.requests: list[dict] = []
+        self.outputs: list[str] = []
+
+    @property
+    def loaded(self) -> Any:
+        return self.inner.loaded
+
+    async def astream(self, seed: str = "", length: int = 400, **kwargs: Any):
+        self.requests.append({"seed": seed, "length": length, **kwargs})
+        index = len(self.outputs)
+        self.outputs.append("")
+        async for chunk in self.inner.astream(seed, length, **kwargs):
+            self.outputs[index] += chunk
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            yield chunk
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            close()
+
+
+@asynccontextmanager
+async def running_bot(fake: FakeDiscord, delay: float = 0.0, **settings: Any) -> AsyncIterator[Any]:
+    """The real AliceBot, logged in to `fake` and ready; its generators wrapped in
+    RecordingGenerator. Settings default to fast ones (short replies, quick edits, no cooldown)."""
+    from bot.discord_bot import discord_endpoints, find_models, make_bot
+    from bot.settings import Settings
+
+    defaults = {"discord_token": TOKEN, "discord_api_base": fake.api_base, "discord_gateway_url": fake.gateway_url,
+                "device": "cpu", "length": 60, "edit_interval": 0.2, "cooldown": 0.0}
+    config = Settings(**{**defaults, **settings})
+    bot = make_bot(config, find_models(config))
+
+    async def no_identify_wait(shard_id: int | None, *, initial: bool = False) -> None:
+        pass  # discord.py waits 5 s between shards' IDENTIFYs to respect Discord's limit
+
+    bot.before_identify_hook = no_identify_wait
+    bot._connection.guild_ready_timeout = 0.05  # discord.py waits this long after the last GUILD_CREATE
+    with discord_endpoints(config.discord_api_base, config.discord_gateway_url):
+        task = asyncio.create_task(bot.start(TOKEN))
+        ready = asyncio.create_task(bot.wait_until_ready())
+        try:
+            await asyncio.wait([task, ready], timeout=30, return_when=asyncio.FIRST_COMPLETED)
+            if task.done():
+                task.result()  # startup failed: raise its error here
+            assert ready.done(), "the bot did not become ready"
+            for name, generator in bot.generators.items():
+                bot.generators[name] = RecordingGenerator(generator, delay)
+            yield bot
+        finally:
+            ready.cancel()
+            await bot.close()
+            await asyncio.wait_for(task, 10)
+
+
+def run_with_bot(scenario: Callable[[FakeDiscord, Any], Any], fake: FakeDiscord | None = None,
+                 delay: float = 0.0, **settings: Any) -> None:
+    """Start a fake Discord and the bot, run `await scenario(fake, bot)`, stop both."""
+    async def main() -> None:
+        server = await (fake or FakeDiscord()).start()
+        try:
+            async with running_bot(server, delay, **settings) as bot:
+                await scenario(server, bot)
+        finally:
+            await server.stop()
+
+    asyncio.run(main())
+
+
+def bot_messages(fake: FakeDiscord) -> list[dict]:
+    """Messages the bot created (channel messages and interaction responses), oldest first."""
+    return list(fake.messages.values())
+
+
+async def finished_reply(fake: FakeDiscord, index: int = 0, cursor: str = "\u258c") -> dict:
+    """The bot's `index`-th message once its streaming has ended (no cursor left)."""
+    return await fake.wait_until(lambda: len(fake.messages) > index and cursor not in
+                                 bot_messages(fake)[index]["content"] and bot_messages(fake)[index])

@@ -1,0 +1,191 @@
+"""Commands of the Discord bot: options, limits, slash commands, per-model commands, !models,
+!sync, sharding; the real discord.py client against a fake Discord."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from fake_discord import (
+    APP_ID,
+    OTHER_USER_ID,
+    OWNER_ID,
+    FakeDiscord,
+    finished_reply,
+    run_with_bot,
+)
+
+from bot.reply import render
+from engine import BUNDLED_MODEL
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """holmes (a copy of the bundled model with its own corpus and score), a folder whose name
+    clashes with !alice, and a folder that is not a model."""
+    root = tmp_path_factory.mktemp("models")
+    shutil.copytree(BUNDLED_MODEL, root / "holmes")
+    config = json.loads((root / "holmes" / "config.json").read_text())
+    config.update(corpus={"name": "gutenberg:1661"}, metrics={"best_val_bpc": 1.234})
+    (root / "holmes" / "config.json").write_text(json.dumps(config))
+    shutil.copytree(BUNDLED_MODEL, root / "Alice")
+    (root / "notes").mkdir()
+    (root / "notes" / "todo.txt").write_text("not a model")
+    return root
+
+
+def test_options_set_temperature_and_length() -> None:
+    async def scenario(fake: FakeDiscord, bot) -> None:
+        await fake.say("!alice --temp 0.5 --len=25 Down the rabbit hole")
+        await finished_reply(fake)
+        request = bot.generators["alice"].requests[0]
+        assert request["seed"] == "Down the rabbit hole" and request["length"] == 25
+        assert request["sampling"].temperature == 0.5
+        assert len(bot.generators["alice"].outputs[0]) == 25
+
+    run_with_bot(scenario)
+
+
+@pytest.mark.parametrize("options, answer", [
+    ("--temp hot", "--temp needs a number"),
+    ("--temp 5", "Temperature must be between 0 and 2"),
+    ("--len 0", "Length must be between 1 and 1500"),
+])
+def test_bad_options_are_answered_in_plain_words(options: str, answer: str) -> None:
+    async def scenario(fake: FakeDiscord, bot) -> None:
+        await fake.say(f"!alice {options} seed")
+        posts = await fake.wait_until(fake.posts)
+        assert answer in posts[0].body["content"]
+        assert bot.generators["alice"].requests == []
+
+    run_with_bot(scenario)
+
+
+def test_cooldown_answers_politely() -> None:
+    async def scenario(fake: FakeDiscord, bot) -> None:
+        await fake.say("!alice --len 10 one")
+        await finished_reply(fake)
+        await fake.say("!alice --len 10 two")
+        posts = await fake.wait_until(lambda: fake.posts()[1:])
+        assert posts[0].body["content"].startswith("Please wait 3")  # 30 s, a moment already gone
+        await fake.say("!alice --len 10 three", author_id=OTHER_USER_ID)  # others are not held up
+        await finished_reply(fake, index=2)
+        assert [r["seed"] for r in bot.generators["alice"].requests] == ["one", "three"]
+
+    run_with_bot(scenario, cooldown=30.0)
+
+
+def test_concurrency_cap_per_server_answers_politely() -> None:
+    async def scenario(fake: FakeDiscord, bot) -> None:
+        await fake.say("!alice --len 60 slow one")
+        await fake.wait_until(fake.posts)
+        await fake.say("!alice --len 10 impatient", author_id=OTHER_USER_ID)
+        posts = await fake.wait_until(lambda: fake.posts()[1:])
+        assert "already writing 1 replies" in posts[0].body["content"]
+        await finished_reply(fake)
+        await fake.say("!alice --len 10 patient", author_id=OTHER_USER_ID)  # a free slot again
+        await finished_reply(fake, index=2)
+        assert [r["seed"] for r in bot.generators["alice"].requests] == ["slow one", "patient"]
+
+    run_with_bot(scenario, delay=0.02, guild_concurrency=1)
+
+
+def test_generation_never_blocks_the_event_loop() -> None:
+    async def scenario(fake: FakeDiscord, bot) -> None:
+        lags: list[float] = []
+
+        async def ticker() -> None:  # how late does a 10 ms sleep wake up?
+            while True:
+                before = time.monotonic()
+                await asyncio.sleep(0.01)
+                lags.append(time.monotonic() - before - 0.01)
+
+        ticking = asyncio.create_task(ticker())
+        await fake.say("!alice --len 800 The Hatter")
+        await finished_reply(fake)
+        ticking.cancel()
+        assert len(bot.generators["alice"].outputs[0]) == 800
+        assert max(lags) < 1.0, f"the event loop stalled for {max(lags):.2f} s"  # heartbeats would too
+
+    run_with_bot(scenario, max_length=1500, edit_interval=0.5)
+
+
+def test_slash_command_round_trip() -> None:
+    async def scenario(fake: FakeDiscord, bot) -> None:
+        token = await fake.slash("alice", {"seed": "The Queen", "temperature": 0.7, "length": 30})
+        callback = (await fake.wait_until(lambda: fake.requests("POST", r"/interactions/\d+/.+/callback")))[0]
+        assert callback.body["type"] == 4  # answered at once with a message
+        assert callback.body["data"]["content"] == "**The Queen**\u258c"
+        assert callback.body["data"]["allowed_mentions"] == {"parse": []}
+        reply = await finished_reply(fake)
+        request = bot.generators["alice"].requests[0]
+        assert request["length"] == 30 and request["sampling"].temperature == 0.7
+        assert reply["content"] == render("The Queen", bot.generators["alice"].outputs[0], done=True)
+        edits = fake.requests("PATCH", rf"/webhooks/{APP_ID}/{token}/messages/@original")
+        assert edits and edits[-1].body["content"] == reply["content"]
+        assert not fake.requests("POST", r"/channels/\d+/typing")
+
+    run_with_bot(scenario)
+
+
+def test_slash_command_refusal_is_ephemeral() -> None:
+    async def scenario(fake: FakeDiscord, bot) -> None:
+        await fake.slash("alice", {"seed": "x", "length": 99999})
+        callback = (await fake.wait_until(lambda: fake.requests("POST", r"/interactions/\d+/.+/callback")))[0]
+        assert callback.body["data"]["flags"] & 64  # only the asker sees it
+        assert "Length must be between" in callback.body["data"]["content"]
+
+    run_with_bot(scenario)
+
+
+def test_every_model_folder_is_its_own_command(models_dir: Path) -> None:
+    async def scenario(fake: FakeDiscord, bot) -> None:
+        assert set(bot.generators) == {"alice", "holmes"}  # "Alice" clashes, "notes" is no model
+        assert bot.tree.get_command("holmes") is not None  # /holmes too
+        await fake.say("!holmes --len 20 Watson")
+        reply = await finished_reply(fake)
+        assert bot.generators["holmes"].requests[0]["seed"] == "Watson"
+        assert bot.generators["alice"].requests == []
+        assert reply["content"] == render("Watson", bot.generators["holmes"].outputs[0], done=True)
+        await fake.say("!models")
+        listing = (await fake.wait_until(lambda: fake.posts()[1:]))[0].body["content"]
+        lines = listing.splitlines()
+        assert lines[0].startswith("`!alice`") and "wonderland.txt" in lines[0] and "not measured" in lines[0]
+        assert lines[1].startswith("`!holmes`") and "gutenberg:1661" in lines[1] and "1.234 bits/char" in lines[1]
+
+    run_with_bot(scenario, models_dir=str(models_dir))
+
+
+def test_sync_is_explicit_and_owner_only(models_dir: Path) -> None:
+    sync_route = rf"/applications/{APP_ID}/commands"
+
+    async def scenario(fake: FakeDiscord, bot) -> None:
+        assert not fake.requests("PUT", sync_route)  # never at startup
+        await fake.say("!sync")
+        refusal = (await fake.wait_until(fake.posts))[0].body["content"]
+        assert refusal == "Only the bot's owner can do that." and not fake.requests("PUT", sync_route)
+        await fake.say("!sync", author_id=OWNER_ID)
+        put = (await fake.wait_until(lambda: fake.requests("PUT", sync_route)))[0]
+        assert {command["name"] for command in put.body} == {"alice", "holmes", "models"}
+        options = {o["name"] for c in put.body if c["name"] == "alice" for o in c["options"]}
+        assert options == {"seed", "temperature", "length"}
+        answer = (await fake.wait_until(lambda: fake.posts()[1:]))[0].body["content"]
+        assert answer.startswith("Synced 3 slash commands")
+
+    run_with_bot(scenario, models_dir=str(models_dir))
+
+
+@pytest.mark.parametrize("shards, discord_answers", [("auto", 2), ("2", 1)])
+def test_sharded_bot_identifies_every_shard(shards: str, discord_answers: int) -> None:
+    """'auto' takes the shard count from GET /gateway/bot; a number wins over Discord's answer."""
+    async def scenario(fake: FakeDiscord, bot) -> None:
+        assert sorted(identify["shard"] for identify in fake.identifies) == [[0, 2], [1, 2]]
+        assert bot.shard_count == 2 and len(bot.shards) == 2
+        await fake.say("!alice --len 10 shard")  # the guild's own shard still serves it
+        await finished_reply(fake)
+
+    run_with_bot(scenario, fake=FakeDiscord(shards=discord_answers), discord_shards=shards)
