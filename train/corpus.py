@@ -32,11 +32,13 @@ _MAGIC = {
 _CONTROL_BYTES = bytes(b for b in [*range(32), 127] if b not in b"\t\n\x0b\x0c\r\x1a")
 _MAX_CONTROL_SHARE = 0.05  # real text has ~0; random (compressed, binary) bytes have ~12%
 
-_HEADER_END = re.compile(r"^\s*\*+\s*start of (the |this )?project gutenberg", re.IGNORECASE)
+# Whole-line patterns searched in the whole text (no list of lines: books can be hundreds of MB).
+_LINE = re.IGNORECASE | re.MULTILINE
+_HEADER_END = re.compile(r"^[ \t]*\*+[ \t]*start of (the |this )?project gutenberg[^\n]*\n?", _LINE)
 # The licence at the top of 1990s texts ends with "*END*THE SMALL PRINT! FOR PUBLIC DOMAIN ETEXTS...".
-_SMALL_PRINT_END = re.compile(r"^\s*\*\s*end\s*\*?\s*the small print", re.IGNORECASE)
+_SMALL_PRINT_END = re.compile(r"^[ \t]*\*[ \t]*end[ \t]*\*?[ \t]*the small print[^\n]*\n?", _LINE)
 # "*** END OF THE PROJECT GUTENBERG EBOOK", "End of Project Gutenberg's ...", "End of the Project Gutenberg EBook"
-_FOOTER_START = re.compile(r"^\s*\**\s*end of (the |this )?project gutenberg", re.IGNORECASE)
+_FOOTER_START = re.compile(r"^[ \t]*\**[ \t]*end of (the |this )?project gutenberg", _LINE)
 
 
 @dataclass
@@ -60,22 +62,17 @@ class Book:
 def strip_gutenberg(text: str) -> tuple[str, bool]:
     """The text strictly between the Project Gutenberg header and footer lines, and whether any
     was found. Text without them comes back unchanged."""
-    lines = text.splitlines(keepends=True)
-    start = _first_match(_HEADER_END, lines, 0)
-    if start is None:
-        start = _first_match(_SMALL_PRINT_END, lines, 0)
+    header = _HEADER_END.search(text)
+    if header is None:
+        header = _SMALL_PRINT_END.search(text)
         # Newer files repeat the small print in the footer; only a top-half one ends a header.
-        if start is not None and start >= len(lines) // 2:
-            start = None
-    body_from = 0 if start is None else start + 1
-    end = _first_match(_FOOTER_START, lines, body_from)
-    if start is None and end is None:
+        if header is not None and header.start() >= len(text) // 2:
+            header = None
+    body_from = 0 if header is None else header.end()
+    footer = _FOOTER_START.search(text, body_from)
+    if header is None and footer is None:
         return text, False
-    return "".join(lines[body_from:end]), True
-
-
-def _first_match(pattern: re.Pattern[str], lines: list[str], begin: int) -> int | None:
-    return next((i for i in range(begin, len(lines)) if pattern.match(lines[i])), None)
+    return text[body_from:footer.start() if footer else len(text)], True
 
 
 def decode_bytes(data: bytes, name: str) -> tuple[str, str, list[str]]:
@@ -88,7 +85,7 @@ def decode_bytes(data: bytes, name: str) -> tuple[str, str, list[str]]:
         if data.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise CorpusError(f"{name}: this is UTF-16 text; save it as UTF-8")
         raise CorpusError(f"{name}: contains NUL bytes, so it is binary, not a text file")
-    controls = len(data) - len(data.translate(None, _CONTROL_BYTES))
+    controls = sum(data.count(bytes([b])) for b in _CONTROL_BYTES)  # no copy of a big file
     if data and controls / len(data) > _MAX_CONTROL_SHARE:
         share = controls / len(data)
         raise CorpusError(f"{name}: {share:.0%} of its bytes are control codes, so it is not a text file")
@@ -113,10 +110,14 @@ def read_book(spec: str, lowercase: bool = True, min_chars: int = 1000, cache_di
     if not data:
         raise CorpusError(f"{spec}: the file is empty")
     text, encoding, notes = decode_bytes(data, spec)
+    sha256 = hashlib.sha256(data).hexdigest()
+    del data  # a big corpus should not sit in memory twice
     if downloading:
         notes.insert(0, f"{name}: downloaded to {path}")
     raw_chars = len(text)
-    body, stripped = strip_gutenberg(normalize_text(text, lowercase))
+    text = normalize_text(text, lowercase)
+    body, stripped = strip_gutenberg(text)
+    del text
     body = body.strip()
     if stripped:
         notes.append(f"{name}: Project Gutenberg header/footer removed")
@@ -124,7 +125,7 @@ def read_book(spec: str, lowercase: bool = True, min_chars: int = 1000, cache_di
         what = "no text" if not body else f"only {len(body):,} characters of text"
         raise CorpusError(f"{spec}: {what} after cleaning; at least {min_chars:,} are needed")
     notes.append(f"{name}: kept {len(body):,} of {raw_chars:,} characters")
-    return Book(name=name, path=path, text=body, sha256=hashlib.sha256(data).hexdigest(), raw_chars=raw_chars,
+    return Book(name=name, path=path, text=body, sha256=sha256, raw_chars=raw_chars,
                 encoding=encoding, stripped_gutenberg=stripped, notes=notes)
 
 

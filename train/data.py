@@ -29,16 +29,20 @@ def encode_to_array(text: str, vocab: Vocab) -> np.ndarray:
     return table[inverse]
 
 
-def write_ids(path: Path, texts: list[str], vocab: Vocab) -> np.memmap:
-    """Encode texts one after another into the id file at `path`; returns it memory-mapped."""
-    total = sum(len(t) for t in texts)
+Piece = tuple[str, int, int]  # a text and the [start, end) range of it to use
+
+
+def write_ids(path: Path, pieces: list[Piece], vocab: Vocab) -> np.memmap:
+    """Encode the pieces one after another into the id file at `path` (chunk by chunk, so no
+    second copy of a big text is made); returns it memory-mapped."""
+    total = sum(end - start for _, start, end in pieces)
     dtype = id_dtype(len(vocab))
     tmp = path.with_name(path.name + ".tmp")
     out = np.memmap(tmp, dtype=dtype, mode="w+", shape=(max(total, 1),))
     pos = 0
-    for text in texts:
-        for start in range(0, len(text), CHUNK_CHARS):
-            ids = encode_to_array(text[start:start + CHUNK_CHARS], vocab)
+    for text, start, end in pieces:
+        for chunk in range(start, end, CHUNK_CHARS):
+            ids = encode_to_array(text[chunk:min(chunk + CHUNK_CHARS, end)], vocab)
             out[pos:pos + len(ids)] = ids
             pos += len(ids)
     out.flush()
@@ -47,13 +51,13 @@ def write_ids(path: Path, texts: list[str], vocab: Vocab) -> np.memmap:
     return np.memmap(path, dtype=dtype, mode="r", shape=(max(total, 1),))
 
 
-def split_texts(texts: list[str], val_frac: float) -> tuple[list[str], list[str]]:
-    """Heads for training, tails for validation, book by book."""
+def split_texts(texts: list[str], val_frac: float) -> tuple[list[Piece], list[Piece]]:
+    """Heads for training, tails for validation, book by book (as ranges, not copies)."""
     heads, tails = [], []
     for text in texts:
         cut = len(text) - int(len(text) * val_frac)
-        heads.append(text[:cut])
-        tails.append(text[cut:])
+        heads.append((text, 0, cut))
+        tails.append((text, cut, len(text)))
     return heads, tails
 
 

@@ -30,7 +30,6 @@ from train.prepare import PreparedCorpus, prepare_corpus
 from train.settings import TrainSettings
 
 LN2 = math.log(2)
-MAX_EVAL_CHARS = 2_000_000  # evaluation cost stays bounded on huge held-out sets
 HISTORY = "history.csv"
 
 
@@ -62,7 +61,7 @@ def evaluate(model: CharLSTM, ids: np.ndarray, device: torch.device, amp: bool) 
     was_training = model.training
     model.eval()
     total, count, state = 0.0, 0, None
-    for x, y, first in validation_batches(ids[:MAX_EVAL_CHARS + 1]):
+    for x, y, first in validation_batches(ids):
         if first:
             state = None
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
@@ -229,7 +228,10 @@ class Trainer:
         st = self.state
         if not self.dist.is_main:
             return
-        val = evaluate(self.model, self.corpus.val_ids, self.device, self.amp)
+        held_out = self.corpus.val_ids
+        if self.s.eval_chars:
+            held_out = held_out[:self.s.eval_chars + 1]  # bounded cost on a huge held-out set
+        val = evaluate(self.model, held_out, self.device, self.amp)
         improved = val < st.best_val_loss
         if improved:
             st.best_val_loss, st.best_step, st.evals_since_best = val, st.step, 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,7 @@ def prepare_corpus(specs: list[str], lowercase: bool, min_char_count: int, val_f
             return _load_cached(folder, meta_path)
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache entry is rebuilt below
+    started = time.perf_counter()
     books = [read_book(spec, lowercase=lowercase, min_chars=min_chars) for spec in specs]
     counts: Counter = Counter()
     for book in books:
@@ -83,6 +85,7 @@ def prepare_corpus(specs: list[str], lowercase: bool, min_char_count: int, val_f
     notes = [note for book in books for note in book.notes]
     notes.append(f"{sum(len(b.text) for b in books):,} characters kept, {len(vocab)} symbols "
                  f"({rare} rare characters folded into the unknown symbol)")
+    notes.append(f"tokenised in {time.perf_counter() - started:.1f} s into {folder}")
     info = {
         "name": " + ".join(spec if spec.startswith("gutenberg:") else Path(spec).name for spec in specs),
         "sha256": hashes[0] if len(hashes) == 1 else hashlib.sha256("".join(hashes).encode()).hexdigest(),

@@ -42,6 +42,7 @@ class TrainSettings:
     minutes: float = _opt(10.0, "wall-clock budget in minutes (0 = no limit); the LR schedule spans it")
     patience: int = _opt(6, "stop after this many evaluations without improvement (0 = never)")
     eval_every: int = _opt(150, "steps between evaluations on the held-out text")
+    eval_chars: int = _opt(300_000, "held-out characters scored at each evaluation (0 = all)")
     checkpoint_minutes: float = _opt(5.0, "minutes between checkpoints (also written on Ctrl-C)")
     # machine
     device: str = _opt("auto", "auto (cuda if present), cpu, cuda or cuda:N")
