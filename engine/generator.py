@@ -1,34 +1,113 @@
 """Generator: one loaded model, many readers, text streamed as it is produced.
 
-FIRST CUT (single stream at a time, behind a lock); continuous batching replaces the inside,
-the public face (`stream`, `astream`, `generate`) stays.
+One worker thread owns the model. A stream joins the worker's batch with its seed primed by one
+forward pass; from then on every step is ONE batched forward over all active streams (continuous
+batching): streams join and leave at any step, each with its own sampling settings and its own
+random draws, so a stream writes the same text alone or among others (up to float rounding).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from engine.model import FastStep
 from engine.modelfolder import LoadedModel, load_model_folder
-from engine.sampling import Sampling, sample_next
+from engine.sampling import RowSettings, Sampling, choose
 from engine.vocab import PARAGRAPH
 
 DEFAULT_MAX_SEED_CHARS = 2000
+WAKE_INTERVAL = 0.004  # seconds: a reader that keeps up is woken at most 250 times a second
+
+
+class GeneratorClosed(RuntimeError):
+    """The Generator was closed while (or before) this stream was generating."""
+
+
+class _Outbox:
+    """Text made for one reader, waiting to be read. The reader is woken at most once per read and
+    at most once per WAKE_INTERVAL: a reader that keeps up gets a chunk every few milliseconds, not a
+    thread switch per character (those switches would cost the worker more than the model does)."""
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        self._lock = threading.Lock()
+        self._parts: list[str] = []
+        self._done = False
+        self._error: BaseException | None = None
+        self._signalled = False  # a wake-up is on its way and the reader has not taken since
+        self._last_wake = -WAKE_INTERVAL
+        self._wake = wake
+
+    def put(self, text: str = "", done: bool = False, error: BaseException | None = None,
+            now: float | None = None) -> None:
+        """Add text (and/or the end); `now` (time.monotonic) lets the worker hold back a wake-up:
+        its next step's put, or the final one, sends it."""
+        with self._lock:
+            if text:
+                self._parts.append(text)
+            self._done = self._done or done or error is not None
+            self._error = self._error or error
+            if self._signalled or (not self._done and now is not None and now - self._last_wake < WAKE_INTERVAL):
+                return
+            self._signalled = True
+            self._last_wake = time.monotonic() if now is None else now
+        self._wake()
+
+    def take(self) -> tuple[str, bool]:
+        """Everything ready so far, and whether the stream has ended; raises the worker's error."""
+        with self._lock:
+            text, self._parts, self._signalled = "".join(self._parts), [], False
+            error = self._error
+            if text or error is None:
+                return text, self._done
+        if isinstance(error, GeneratorClosed):
+            raise GeneratorClosed(str(error))
+        raise RuntimeError(f"generation failed: {error!r}") from error
+
+
+@dataclass(eq=False)
+class _Request:
+    """One stream's slot: what to generate and where its text goes."""
+
+    ids: list[int]  # the prepared seed
+    remaining: int  # characters still to generate
+    sampling: Sampling
+    rng: random.Random
+    outbox: _Outbox
+    cancelled: bool = False  # set by the reader; the worker drops the row at its next step
 
 
 class Generator:
-    """Holds one loaded model and streams continuations of seeds."""
+    """Holds one loaded model and streams continuations of seeds to any number of readers."""
 
     def __init__(self, model: LoadedModel | Path | str | None = None, device: str = "cpu",
                  max_seed_chars: int = DEFAULT_MAX_SEED_CHARS) -> None:
-        self.loaded = model if isinstance(model, LoadedModel) else load_model_folder(model, device)
+        if max_seed_chars < 1:
+            raise ValueError(f"max_seed_chars must be at least 1, not {max_seed_chars}")
+        if isinstance(model, LoadedModel):
+            self.loaded = model
+        else:
+            self.loaded = load_model_folder(None if model is None else Path(model), _pick_device(device))
         self.max_seed_chars = max_seed_chars
-        self._lock = threading.Lock()
+        self._step = FastStep(self.loaded.model)
+        self._cond = threading.Condition()
+        self._joining: list[_Request] = []
+        self._live: set[_Request] = set()  # joining or in the batch, not finished, not cancelled
+        self._rows: list[_Request] = []  # the worker's batch, one row per stream (worker thread only)
+        self._worker: threading.Thread | None = None
+        self._closed = False
+
+    # ----- public face -----------------------------------------------------------------------
 
     def prepare_seed(self, seed: str) -> str:
         """The seed as the model will read it: normalised, tail-trimmed, never empty."""
@@ -38,35 +117,269 @@ class Generator:
     def stream(self, seed: str = "", length: int = 400, temperature: float | None = None,
                top_k: int | None = None, top_p: float | None = None, rng_seed: int | None = None,
                sampling: Sampling | None = None) -> Iterator[str]:
-        """Yield the continuation of `seed`, a character at a time, `length` characters in all."""
-        sampling = _resolve(sampling, temperature, top_k, top_p)
-        rng = random.Random(rng_seed)
-        vocab, model, device = self.loaded.vocab, self.loaded.model, self.loaded.device
-        ids = torch.tensor([vocab.encode(self.prepare_seed(seed))], device=device)
-        with self._lock, torch.inference_mode():
-            logits, state = model(ids)
-            logits = logits[:, -1]
-        for _ in range(length):
-            next_id = sample_next(logits, [sampling], [rng.random()], banned=vocab.unknown_id)
-            yield vocab.chars[int(next_id[0])]
-            with self._lock, torch.inference_mode():
-                logits, state = model.step(next_id, state)
+        """Iterator of text chunks continuing `seed`, `length` characters in all. A chunk is what
+        was ready when asked for (one character or more). Stop early with `.close()` (or `break`)."""
+        return _SyncStream(self, self._request(seed, length, temperature, top_k, top_p, rng_seed, sampling))
 
-    def generate(self, seed: str = "", length: int = 400, **kwargs) -> str:
-        return "".join(self.stream(seed, length, **kwargs))
+    def astream(self, seed: str = "", length: int = 400, temperature: float | None = None,
+                top_k: int | None = None, top_p: float | None = None, rng_seed: int | None = None,
+                sampling: Sampling | None = None) -> AsyncIterator[str]:
+        """`stream` for `async for`; never blocks the event loop. Cancelling the reading task, or
+        dropping the iterator, frees the stream's slot at once."""
+        return _AsyncStream(self, self._request(seed, length, temperature, top_k, top_p, rng_seed, sampling))
 
-    async def astream(self, seed: str = "", length: int = 400, **kwargs) -> AsyncIterator[str]:
-        """`stream` for asyncio: the model runs in a worker thread, never on the event loop."""
-        it = self.stream(seed, length, **kwargs)
-        done = object()
+    def generate(self, seed: str = "", length: int = 400, temperature: float | None = None,
+                 top_k: int | None = None, top_p: float | None = None, rng_seed: int | None = None,
+                 sampling: Sampling | None = None) -> str:
+        """The whole continuation as one string."""
+        return "".join(self.stream(seed, length, temperature, top_k, top_p, rng_seed, sampling))
+
+    @property
+    def active_streams(self) -> int:
+        """Streams started and neither finished nor cancelled."""
+        with self._cond:
+            return len(self._live)
+
+    def close(self) -> None:
+        """Stop the worker; streams still running end with GeneratorClosed. Safe to call twice."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+            worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join()
+
+    def __enter__(self) -> Generator:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # ----- readers' side -----------------------------------------------------------------------
+
+    def _request(self, seed: str, length: int, temperature: float | None, top_k: int | None,
+                 top_p: float | None, rng_seed: int | None, sampling: Sampling | None) -> Callable:
+        """Check the arguments now (errors belong to the caller); the slot is taken on first read."""
+        if length < 0:
+            raise ValueError(f"length must be 0 or more, not {length}")
+        settings = _resolve(sampling, temperature, top_k, top_p)
+        ids = self.loaded.vocab.encode(self.prepare_seed(seed))
+
+        def start(wake: Callable[[], None]) -> _Request:
+            request = _Request(ids, length, settings, random.Random(rng_seed), _Outbox(wake))
+            self._join(request)
+            return request
+        return start
+
+    def _join(self, request: _Request) -> None:
+        with self._cond:
+            if self._closed:
+                raise GeneratorClosed("this Generator is closed")
+            if request.remaining == 0:
+                request.outbox.put(done=True)
+                return
+            self._live.add(request)
+            self._joining.append(request)
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._serve, name="alice-generator", daemon=True)
+                self._worker.start()
+            self._cond.notify()
+
+    def _leave(self, request: _Request) -> None:
+        """A reader is done with its stream: free the slot now (the worker skips the row from its next step)."""
+        request.cancelled = True
+        with self._cond:
+            self._live.discard(request)
+        request.outbox.put(done=True)  # wakes a reader blocked in another thread
+
+    # ----- worker thread -----------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        batch = _Batch(self)
+        ending: BaseException = GeneratorClosed("the Generator was closed")
         try:
-            while True:
-                chunk = await asyncio.to_thread(next, it, done)
-                if chunk is done:
-                    return
-                yield chunk
+            with torch.inference_mode():
+                self._loop(batch)
+        except BaseException as exc:  # a bug in the worker itself: readers must not wait forever
+            ending = exc
+            raise
         finally:
-            it.close()
+            with self._cond:
+                self._closed = True
+                batch.fail(self._joining, ending)
+                self._joining = []
+
+    def _loop(self, batch: _Batch) -> None:
+        while True:
+            with self._cond:
+                while not (self._joining or batch.rows or self._closed):
+                    self._cond.wait()
+                if self._closed:
+                    return
+                joining, self._joining = self._joining, []
+            try:
+                batch.admit(joining)
+                batch.step()
+            except Exception as exc:  # a failed step (out of memory, ...) fails its streams, not the Generator
+                batch.fail(joining, exc)
+
+    def _finished(self, request: _Request) -> None:
+        with self._cond:
+            self._live.discard(request)
+
+
+class _Batch:
+    """The worker's batch: one row per active stream (state, last logits, sampling settings)."""
+
+    def __init__(self, generator: Generator) -> None:
+        self.generator = generator
+        self.model, self.step_fn = generator.loaded.model, generator._step
+        self.vocab, self.device = generator.loaded.vocab, generator.loaded.device
+        self.rows: list[_Request] = []
+        self.settings = RowSettings([])
+        self.logits = self.h = self.c = None
+
+    def admit(self, requests: list[_Request]) -> None:
+        """Prime each newcomer with one forward pass over its whole seed, then add its row."""
+        requests = [r for r in requests if not r.cancelled]
+        if not requests:
+            return
+        parts = [(self.logits, self.h, self.c)] if self.rows else []
+        for request in requests:
+            logits, (h, c) = self.model(torch.tensor([request.ids], device=self.device))
+            parts.append((logits[:, -1], h, c))
+        self.logits = torch.cat([p[0] for p in parts])
+        self.h, self.c = torch.cat([p[1] for p in parts], 1), torch.cat([p[2] for p in parts], 1)
+        self._set_rows(self.rows + requests)
+
+    def step(self) -> None:
+        """Sample one character for every row, hand it to its reader, advance the state of the rest."""
+        self.keep([not r.cancelled for r in self.rows])
+        if not self.rows:
+            return
+        uniforms = np.array([r.rng.random() for r in self.rows])
+        ids = choose(self.logits.float().cpu().numpy(), self.settings, uniforms, self.vocab.unknown_id)
+        chars, going, now = self.vocab.chars, [], time.monotonic()
+        for request, i in zip(self.rows, ids.tolist(), strict=True):
+            request.remaining -= 1
+            done = request.remaining == 0
+            request.outbox.put(chars[i], done=done, now=now)
+            if done:
+                self.generator._finished(request)
+            going.append(not done and not request.cancelled)
+        ids = torch.from_numpy(ids).to(self.device)
+        if self.keep(going):
+            ids = ids[torch.tensor(going, device=self.device)]
+        if self.rows:
+            self.logits, (self.h, self.c) = self.step_fn(ids, (self.h, self.c))
+
+    def keep(self, going: list[bool]) -> bool:
+        """Drop the rows marked False; says whether any was dropped."""
+        if all(going):
+            return False
+        index = torch.tensor([i for i, g in enumerate(going) if g], dtype=torch.long, device=self.device)
+        self.logits, self.h, self.c = self.logits[index], self.h[:, index], self.c[:, index]
+        self._set_rows([r for r, g in zip(self.rows, going, strict=True) if g])
+        return True
+
+    def fail(self, joining: list[_Request], exc: BaseException) -> None:
+        for request in [*self.rows, *joining]:
+            request.outbox.put(error=exc)
+            self.generator._finished(request)
+        self._set_rows([])
+
+    def _set_rows(self, rows: list[_Request]) -> None:
+        self.rows = rows
+        self.generator._rows = rows
+        self.settings = RowSettings([r.sampling for r in rows])
+
+
+class _SyncStream(Iterator[str]):
+    """A blocking reader of one stream."""
+
+    def __init__(self, generator: Generator, start: Callable) -> None:
+        self._generator, self._start = generator, start
+        self._event = threading.Event()
+        self._request: _Request | None = None
+        self._closed = False
+
+    def __next__(self) -> str:
+        if self._closed:
+            raise StopIteration
+        try:
+            if self._request is None:
+                self._request = self._start(self._event.set)
+            while True:
+                self._event.clear()
+                text, done = self._request.outbox.take()
+                if text:
+                    return text
+                if done:
+                    raise StopIteration
+                self._event.wait()
+        except BaseException:  # the end, an error, Ctrl-C: the slot is freed either way
+            self.close()
+            raise
+
+    def close(self) -> None:
+        self._closed = True
+        if self._request is not None:
+            self._generator._leave(self._request)
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class _AsyncStream(AsyncIterator[str]):
+    """An asyncio reader of one stream: the worker wakes it through the event loop, thread-safely."""
+
+    def __init__(self, generator: Generator, start: Callable) -> None:
+        self._generator, self._start = generator, start
+        self._request: _Request | None = None
+        self._closed = False
+
+    async def __anext__(self) -> str:
+        if self._closed:
+            raise StopAsyncIteration
+        try:
+            if self._request is None:
+                self._event = asyncio.Event()
+                # the wake-up must not refer back to this iterator, or the worker would keep it alive
+                self._request = self._start(partial(_call_soon, asyncio.get_running_loop(), self._event.set))
+            while True:
+                self._event.clear()
+                text, done = self._request.outbox.take()
+                if text:
+                    return text
+                if done:
+                    raise StopAsyncIteration
+                await self._event.wait()
+        except BaseException:  # the end, an error, task cancellation: the slot is freed either way
+            self.close()
+            raise
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._closed = True
+        if self._request is not None:
+            self._generator._leave(self._request)
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    with contextlib.suppress(RuntimeError):  # the reader's loop is closed: nobody is left to wake
+        loop.call_soon_threadsafe(callback)
+
+
+def _pick_device(device: str | torch.device) -> torch.device:
+    """"auto" means the GPU when there is one."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
 
 
 def _resolve(sampling: Sampling | None, temperature: float | None, top_k: int | None,
