@@ -280,8 +280,8 @@ class FakeDiscord:
 
 # ---- the real bot against the fake ---------------------------------------------------------
 class RecordingGenerator:
-    """Wraps a Generator: records every request and the text it produced; `delay` slows each
-    character down so that a short generation still spans several edit intervals."""
+    """Wraps a Generator: records every request and the text it produced; `delay` seconds per
+    character make a short generation span several edit intervals."""
 
     def __init__(self, inner: Any, delay: float = 0.0) -> None:
         self.inner, self.delay = inner, delay
@@ -297,10 +297,11 @@ class RecordingGenerator:
         index = len(self.outputs)
         self.outputs.append("")
         async for chunk in self.inner.astream(seed, length, **kwargs):
-            self.outputs[index] += chunk
-            if self.delay:
-                await asyncio.sleep(self.delay)
-            yield chunk
+            for char in chunk:  # the engine hands over what is ready: paced here one by one
+                self.outputs[index] += char
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                yield char
 
     def close(self) -> None:
         close = getattr(self.inner, "close", None)
