@@ -43,7 +43,7 @@ def test_one_shot_streams_the_continuation_within_3_seconds(tmp_path, generator)
     start = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "bot", "--seed", "alice", "--len", "50", "--rng-seed", "4"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, env=clean_env())
-    first = proc.stdout.read(1)
+    first = os.read(proc.stdout.fileno(), 1)  # raw read: communicate() below reads the raw fd too
     elapsed = time.monotonic() - start
     rest, err = proc.communicate(timeout=60)
     text = (first + rest).decode()
