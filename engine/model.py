@@ -20,9 +20,9 @@ class ModelConfig:
     embed: int = 64  # size of each character's embedding vector
     hidden: int = 384  # LSTM units per layer
     layers: int = 2  # stacked LSTM layers
-    dropout: float = 0.25  # between LSTM layers and before the output layer (training only)
-    embed_dropout: float = 0.1  # on the input embeddings (training only)
-    weight_drop: float = 0.25  # DropConnect on the recurrent weights (training only)
+    dropout: float = 0.4  # between LSTM layers and before the output layer (training only)
+    embed_dropout: float = 0.15  # on the input embeddings (training only)
+    weight_drop: float = 0.4  # DropConnect on the recurrent weights (training only)
 
     def to_json(self) -> dict:
         return asdict(self)

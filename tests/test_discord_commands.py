@@ -154,7 +154,9 @@ def test_every_model_folder_is_its_own_command(models_dir: Path) -> None:
         await fake.say("!models")
         listing = (await fake.wait_until(lambda: fake.posts()[1:]))[0].body["content"]
         lines = listing.splitlines()
-        assert lines[0].startswith("`!alice`") and "wonderland.txt" in lines[0] and "not measured" in lines[0]
+        bundled_bpc = json.loads((BUNDLED_MODEL / "config.json").read_text())["metrics"]["best_val_bpc"]
+        assert lines[0].startswith("`!alice`") and "wonderland.txt" in lines[0]
+        assert f"{bundled_bpc:.3f} bits/char" in lines[0]
         assert lines[1].startswith("`!holmes`") and "gutenberg:1661" in lines[1] and "1.234 bits/char" in lines[1]
 
     run_with_bot(scenario, models_dir=str(models_dir))

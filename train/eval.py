@@ -28,11 +28,32 @@ def bits_per_char(model_dir: Path, spec: str, device: str = "cpu") -> tuple[floa
     return nats / math.log(2), len(ids) - 1
 
 
+def record_score(model_dir: Path, spec: str, bpc: float, scored: int, argv: list[str]) -> None:
+    """Add this score to config.json's metrics.eval, keyed by the text's file name."""
+    import json
+    import shlex
+
+    from train.gutenberg import resolve_source
+    from train.prepare import file_sha256
+
+    path = Path(model_dir) / "config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    scores = config.setdefault("metrics", {}).setdefault("eval", {})
+    name = spec if spec.startswith("gutenberg:") else Path(spec).name
+    scores[name] = {"bpc": round(bpc, 4), "chars": scored, "sha256": file_sha256(resolve_source(spec)),
+                    "command": "python -m train.eval " + shlex.join(argv)}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
+    tmp.replace(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.eval", description=__doc__.splitlines()[0])
     parser.add_argument("model_dir", type=Path, help="model folder (model.safetensors, vocab.json, config.json)")
     parser.add_argument("file", help="text file or gutenberg:N to score")
     parser.add_argument("--device", default="auto", help="auto (cuda if present), cpu, cuda")
+    parser.add_argument("--record", action="store_true",
+                        help="also store the score in the model's config.json (metrics.eval)")
     args = parser.parse_args(argv)
     from engine.modelfolder import ModelFolderError
     from train.gutenberg import CorpusError
@@ -43,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelFolderError, CorpusError, TrainingError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.record:
+        record_score(args.model_dir, args.file, bpc, scored, argv if argv is not None else sys.argv[1:])
     print(f"model: {args.model_dir}")
     print(f"text: {args.file} ({scored:,} characters scored)")
     print(f"bpc: {bpc:.4f}")

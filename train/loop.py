@@ -31,6 +31,7 @@ from train.settings import TrainSettings
 
 LN2 = math.log(2)
 HISTORY = "history.csv"
+TIME_BAR = "{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]"  # a --minutes budget
 
 
 class TrainingError(Exception):
@@ -256,8 +257,10 @@ class Trainer:
         chars_per_step = s.batch * s.seq_len
         last_ckpt = time.monotonic()
         running, running_n, lr = 0.0, 0, s.lr
+        by_time = not s.epochs
         bar = tqdm(total=self._bar_total(), disable=not (s.progress and self.dist.is_main),
-                   unit="step" if s.epochs else "s", dynamic_ncols=True, initial=self._bar_now(), leave=False)
+                   unit="s" if by_time else "step", dynamic_ncols=True, initial=self._bar_now(), leave=False,
+                   mininterval=0.5, bar_format=TIME_BAR if by_time else None)
         with StopRequest() as stop:
             while True:
                 progress = self.progress()

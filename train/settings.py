@@ -26,9 +26,9 @@ class TrainSettings:
     embed: int = _opt(64, "character embedding size")
     hidden: int = _opt(384, "LSTM units per layer")
     layers: int = _opt(2, "stacked LSTM layers")
-    dropout: float = _opt(0.25, "dropout between layers and before the output layer")
-    embed_dropout: float = _opt(0.1, "dropout on the input embeddings")
-    weight_drop: float = _opt(0.25, "DropConnect on the recurrent weights")
+    dropout: float = _opt(0.4, "dropout between layers and before the output layer")
+    embed_dropout: float = _opt(0.15, "dropout on the input embeddings")
+    weight_drop: float = _opt(0.4, "DropConnect on the recurrent weights")
     # optimisation
     batch: int = _opt(16, "parallel streams per step")
     seq_len: int = _opt(150, "characters per stream per step (truncated back-propagation through time)")
