@@ -85,7 +85,6 @@ def prepare_corpus(specs: list[str], lowercase: bool, min_char_count: int, val_f
     notes = [note for book in books for note in book.notes]
     notes.append(f"{sum(len(b.text) for b in books):,} characters kept, {len(vocab)} symbols "
                  f"({rare} rare characters folded into the unknown symbol)")
-    notes.append(f"tokenised in {time.perf_counter() - started:.1f} s into {folder}")
     info = {
         "name": " + ".join(spec if spec.startswith("gutenberg:") else Path(spec).name for spec in specs),
         "sha256": hashes[0] if len(hashes) == 1 else hashlib.sha256("".join(hashes).encode()).hexdigest(),
@@ -95,6 +94,7 @@ def prepare_corpus(specs: list[str], lowercase: bool, min_char_count: int, val_f
     }
     meta = {"vocab": vocab.to_json(), "info": info, "notes": notes, "train": len(train_ids), "val": len(val_ids)}
     meta_path.write_text(json.dumps(meta, ensure_ascii=False))
+    notes.append(f"tokenised in {time.perf_counter() - started:.1f} s into {folder}")  # this run only
     return PreparedCorpus(vocab, train_ids, val_ids, info, notes)
 
 
