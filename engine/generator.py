@@ -294,7 +294,23 @@ class _Batch:
         self.settings = RowSettings([r.sampling for r in rows])
 
 
-class _SyncStream(Iterator[str]):
+class _Reader:
+    """What both readers share: the slot they hold and freeing it."""
+
+    _generator: Generator
+    _request: _Request | None
+    _closed: bool
+
+    def close(self) -> None:
+        self._closed = True
+        if self._request is not None:
+            self._generator._leave(self._request)
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class _SyncStream(_Reader, Iterator[str]):
     """A blocking reader of one stream."""
 
     def __init__(self, generator: Generator, start: Callable) -> None:
@@ -321,16 +337,8 @@ class _SyncStream(Iterator[str]):
             self.close()
             raise
 
-    def close(self) -> None:
-        self._closed = True
-        if self._request is not None:
-            self._generator._leave(self._request)
 
-    def __del__(self) -> None:
-        self.close()
-
-
-class _AsyncStream(AsyncIterator[str]):
+class _AsyncStream(_Reader, AsyncIterator[str]):
     """An asyncio reader of one stream: the worker wakes it through the event loop, thread-safely."""
 
     def __init__(self, generator: Generator, start: Callable) -> None:
@@ -359,14 +367,6 @@ class _AsyncStream(AsyncIterator[str]):
             raise
 
     async def aclose(self) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._closed = True
-        if self._request is not None:
-            self._generator._leave(self._request)
-
-    def __del__(self) -> None:
         self.close()
 
 

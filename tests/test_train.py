@@ -61,6 +61,7 @@ def test_tiny_model_beats_unigram_entropy_within_seconds(tmp_path):
     history = (out / "history.csv").read_text().splitlines()
     assert history[0].startswith("step,epoch,seconds,lr,train_loss,val_loss,val_bpc")
     assert len(history) >= 3
+    assert (out / "loss.png").read_bytes().startswith(b"\x89PNG")  # matplotlib comes with the dev extra
 
 
 @needs_corpus
