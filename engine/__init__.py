@@ -15,7 +15,7 @@ _EXPORTS = {
     "load_model_folder": "engine.modelfolder", "read_model_info": "engine.modelfolder",
     "save_model_folder": "engine.modelfolder",
     "Sampling": "engine.sampling",
-    "Generator": "engine.generator",
+    "Generator": "engine.generator", "GeneratorClosed": "engine.streams",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -8,14 +8,11 @@ random draws, so a stream writes the same text alone or among others (up to floa
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,55 +21,12 @@ import torch
 from engine.model import FastStep
 from engine.modelfolder import LoadedModel, load_model_folder
 from engine.sampling import RowSettings, Sampling, choose
+from engine.streams import AsyncStream, GeneratorClosed, Outbox, SyncStream
 from engine.vocab import PARAGRAPH
 
+__all__ = ["DEFAULT_MAX_SEED_CHARS", "Generator", "GeneratorClosed"]
+
 DEFAULT_MAX_SEED_CHARS = 2000
-WAKE_INTERVAL = 0.004  # seconds: a reader that keeps up is woken at most 250 times a second
-
-
-class GeneratorClosed(RuntimeError):
-    """The Generator was closed while (or before) this stream was generating."""
-
-
-class _Outbox:
-    """Text made for one reader, waiting to be read. The reader is woken at most once per read and
-    at most once per WAKE_INTERVAL: a reader that keeps up gets a chunk every few milliseconds, not a
-    thread switch per character (those switches would cost the worker more than the model does)."""
-
-    def __init__(self, wake: Callable[[], None]) -> None:
-        self._lock = threading.Lock()
-        self._parts: list[str] = []
-        self._done = False
-        self._error: BaseException | None = None
-        self._signalled = False  # a wake-up is on its way and the reader has not taken since
-        self._last_wake = -WAKE_INTERVAL
-        self._wake = wake
-
-    def put(self, text: str = "", done: bool = False, error: BaseException | None = None,
-            now: float | None = None) -> None:
-        """Add text (and/or the end); `now` (time.monotonic) lets the worker hold back a wake-up:
-        its next step's put, or the final one, sends it."""
-        with self._lock:
-            if text:
-                self._parts.append(text)
-            self._done = self._done or done or error is not None
-            self._error = self._error or error
-            if self._signalled or (not self._done and now is not None and now - self._last_wake < WAKE_INTERVAL):
-                return
-            self._signalled = True
-            self._last_wake = time.monotonic() if now is None else now
-        self._wake()
-
-    def take(self) -> tuple[str, bool]:
-        """Everything ready so far, and whether the stream has ended; raises the worker's error."""
-        with self._lock:
-            text, self._parts, self._signalled = "".join(self._parts), [], False
-            error = self._error
-            if text or error is None:
-                return text, self._done
-        if isinstance(error, GeneratorClosed):
-            raise GeneratorClosed(str(error))
-        raise RuntimeError(f"generation failed: {error!r}") from error
 
 
 @dataclass(eq=False)
@@ -83,7 +37,7 @@ class _Request:
     remaining: int  # characters still to generate
     sampling: Sampling
     rng: random.Random
-    outbox: _Outbox
+    outbox: Outbox
     cancelled: bool = False  # set by the reader; the worker drops the row at its next step
 
 
@@ -119,14 +73,14 @@ class Generator:
                sampling: Sampling | None = None) -> Iterator[str]:
         """Iterator of text chunks continuing `seed`, `length` characters in all. A chunk is what
         was ready when asked for (one character or more). Stop early with `.close()` (or `break`)."""
-        return _SyncStream(self, self._request(seed, length, temperature, top_k, top_p, rng_seed, sampling))
+        return SyncStream(self, self._request(seed, length, temperature, top_k, top_p, rng_seed, sampling))
 
     def astream(self, seed: str = "", length: int = 400, temperature: float | None = None,
                 top_k: int | None = None, top_p: float | None = None, rng_seed: int | None = None,
                 sampling: Sampling | None = None) -> AsyncIterator[str]:
         """`stream` for `async for`; never blocks the event loop. Cancelling the reading task, or
         dropping the iterator, frees the stream's slot at once."""
-        return _AsyncStream(self, self._request(seed, length, temperature, top_k, top_p, rng_seed, sampling))
+        return AsyncStream(self, self._request(seed, length, temperature, top_k, top_p, rng_seed, sampling))
 
     def generate(self, seed: str = "", length: int = 400, temperature: float | None = None,
                  top_k: int | None = None, top_p: float | None = None, rng_seed: int | None = None,
@@ -166,7 +120,7 @@ class Generator:
         ids = self.loaded.vocab.encode(self.prepare_seed(seed))
 
         def start(wake: Callable[[], None]) -> _Request:
-            request = _Request(ids, length, settings, random.Random(rng_seed), _Outbox(wake))
+            request = _Request(ids, length, settings, random.Random(rng_seed), Outbox(wake))
             self._join(request)
             return request
         return start
@@ -292,87 +246,6 @@ class _Batch:
         self.rows = rows
         self.generator._rows = rows
         self.settings = RowSettings([r.sampling for r in rows])
-
-
-class _Reader:
-    """What both readers share: the slot they hold and freeing it."""
-
-    _generator: Generator
-    _request: _Request | None
-    _closed: bool
-
-    def close(self) -> None:
-        self._closed = True
-        if self._request is not None:
-            self._generator._leave(self._request)
-
-    def __del__(self) -> None:
-        self.close()
-
-
-class _SyncStream(_Reader, Iterator[str]):
-    """A blocking reader of one stream."""
-
-    def __init__(self, generator: Generator, start: Callable) -> None:
-        self._generator, self._start = generator, start
-        self._event = threading.Event()
-        self._request: _Request | None = None
-        self._closed = False
-
-    def __next__(self) -> str:
-        if self._closed:
-            raise StopIteration
-        try:
-            if self._request is None:
-                self._request = self._start(self._event.set)
-            while True:
-                self._event.clear()
-                text, done = self._request.outbox.take()
-                if text:
-                    return text
-                if done:
-                    raise StopIteration
-                self._event.wait()
-        except BaseException:  # the end, an error, Ctrl-C: the slot is freed either way
-            self.close()
-            raise
-
-
-class _AsyncStream(_Reader, AsyncIterator[str]):
-    """An asyncio reader of one stream: the worker wakes it through the event loop, thread-safely."""
-
-    def __init__(self, generator: Generator, start: Callable) -> None:
-        self._generator, self._start = generator, start
-        self._request: _Request | None = None
-        self._closed = False
-
-    async def __anext__(self) -> str:
-        if self._closed:
-            raise StopAsyncIteration
-        try:
-            if self._request is None:
-                self._event = asyncio.Event()
-                # the wake-up must not refer back to this iterator, or the worker would keep it alive
-                self._request = self._start(partial(_call_soon, asyncio.get_running_loop(), self._event.set))
-            while True:
-                self._event.clear()
-                text, done = self._request.outbox.take()
-                if text:
-                    return text
-                if done:
-                    raise StopAsyncIteration
-                await self._event.wait()
-        except BaseException:  # the end, an error, task cancellation: the slot is freed either way
-            self.close()
-            raise
-
-    async def aclose(self) -> None:
-        self.close()
-
-
-def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
-    with contextlib.suppress(RuntimeError):  # the reader's loop is closed: nobody is left to wake
-        loop.call_soon_threadsafe(callback)
 
 
 def _pick_device(device: str | torch.device) -> torch.device:

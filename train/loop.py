@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import random
@@ -26,11 +25,11 @@ from engine.vocab import PARAGRAPH, Vocab
 from train.checkpoint import CHECKPOINT, CheckpointError, TrainState, load_checkpoint, save_checkpoint
 from train.data import StreamBatcher, validation_batches
 from train.distributed import Distributed, any_rank
+from train.history import HISTORY, write_history
 from train.prepare import PreparedCorpus, prepare_corpus
 from train.settings import TrainSettings
 
 LN2 = math.log(2)
-HISTORY = "history.csv"
 TIME_BAR = "{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]"  # a --minutes budget
 
 
@@ -212,16 +211,7 @@ class Trainer:
         save_model_folder(self.out, self.model, self.corpus.vocab, config)
 
     def write_history(self) -> None:
-        rows = self.state.history
-        if not rows:
-            return
-        tmp = self.out / (HISTORY + ".tmp")
-        with open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, self.out / HISTORY)
-        plot_history(rows, self.out / "loss.png")
+        write_history(self.state.history, self.out / HISTORY, self.out / "loss.png")
 
     # -- the loop -----------------------------------------------------------------------------
     def evaluate_and_record(self, train_loss: float, lr: float) -> None:
@@ -325,27 +315,6 @@ class _bar_paused:
 
     def __exit__(self, *exc) -> None:
         self.bar.refresh()
-
-
-def plot_history(rows: list[dict], path: Path) -> None:
-    """A loss-curve PNG, when the optional matplotlib is installed."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return
-    fig, ax = plt.subplots(figsize=(7, 4))
-    steps = [r["step"] for r in rows]
-    ax.plot(steps, [r["train_loss"] / LN2 for r in rows], label="train")
-    ax.plot(steps, [r["val_bpc"] for r in rows], label="validation")
-    ax.set_xlabel("step")
-    ax.set_ylabel("bits per character")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def prepare(settings: TrainSettings) -> PreparedCorpus:
