@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted twice: the last checkpoint and the best model so far stay in "
-              f"{settings.out}", file=sys.stderr)
+        print(f"\ninterrupted: whatever was already saved in {settings.out} (checkpoint, best model) is kept",
+              file=sys.stderr)
         return 130
     finally:
         shutdown(dist)
