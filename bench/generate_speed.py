@@ -17,6 +17,7 @@ import random
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -95,6 +96,16 @@ def process_first_char(command: list[str]) -> float | None:
     return elapsed if first and proc.returncode == 0 else None
 
 
+def in_own_thread(fn, *args):
+    """Run fn in a thread that then exits, taking its OpenMP team with it: a team left alive in the
+    main thread would slow the Generator's worker (see engine/generator.py)."""
+    out = []
+    worker = threading.Thread(target=lambda: out.append(fn(*args)))
+    worker.start()
+    worker.join()
+    return out[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
@@ -115,7 +126,7 @@ def main() -> None:
     single, refeed, many, many_one = [], [], [], []
     for _ in range(args.rounds):
         single.append(one_stream(gen, 3000))
-        refeed.append(tutorial_refeed(gen, 150))
+        refeed.append(in_own_thread(tutorial_refeed, gen, 150))
         many_one.append(concurrent(gen, 1, 2000))
         many.append(concurrent(gen, args.streams, 1000))
     best = max

@@ -44,22 +44,43 @@ class _Request:
 class Generator:
     """Holds one loaded model and streams continuations of seeds to any number of readers."""
 
+    loaded: LoadedModel
+    _step: FastStep
+
     def __init__(self, model: LoadedModel | Path | str | None = None, device: str = "cpu",
                  max_seed_chars: int = DEFAULT_MAX_SEED_CHARS) -> None:
         if max_seed_chars < 1:
             raise ValueError(f"max_seed_chars must be at least 1, not {max_seed_chars}")
-        if isinstance(model, LoadedModel):
-            self.loaded = model
-        else:
-            self.loaded = load_model_folder(None if model is None else Path(model), _pick_device(device))
         self.max_seed_chars = max_seed_chars
-        self._step = FastStep(self.loaded.model)
         self._cond = threading.Condition()
         self._joining: list[_Request] = []
         self._live: set[_Request] = set()  # joining or in the batch, not finished, not cancelled
         self._rows: list[_Request] = []  # the worker's batch, one row per stream (worker thread only)
-        self._worker: threading.Thread | None = None
         self._closed = False
+        # The worker loads the model and does every torch computation itself. Why: on CPU, a
+        # second thread with an OpenMP team of its own (the caller's) makes libgomp throttle
+        # spinning, and every parallel region of the worker then pays a sleep/wake-up: measured,
+        # a 2,000-character prime takes 59 ms alone and 150-180 ms beside another team.
+        failed: list[BaseException] = []
+        ready = threading.Event()
+
+        def load() -> None:
+            try:
+                self.loaded = model if isinstance(model, LoadedModel) else \
+                    load_model_folder(None if model is None else Path(model), _pick_device(device))
+                self._step = FastStep(self.loaded.model)
+            except BaseException as exc:  # handed to the caller of __init__
+                failed.append(exc)
+            finally:
+                ready.set()
+
+        self._worker = threading.Thread(target=self._serve, args=(load, ready, failed), name="alice-generator",
+                                        daemon=True)
+        self._worker.start()
+        ready.wait()
+        if failed:
+            self._worker.join()
+            raise failed[0]
 
     # ----- public face -----------------------------------------------------------------------
 
@@ -99,9 +120,8 @@ class Generator:
         with self._cond:
             self._closed = True
             self._cond.notify()
-            worker = self._worker
-        if worker is not None and worker is not threading.current_thread():
-            worker.join()
+        if self._worker is not threading.current_thread():
+            self._worker.join()
 
     def __enter__(self) -> Generator:
         return self
@@ -134,9 +154,6 @@ class Generator:
                 return
             self._live.add(request)
             self._joining.append(request)
-            if self._worker is None:
-                self._worker = threading.Thread(target=self._serve, name="alice-generator", daemon=True)
-                self._worker.start()
             self._cond.notify()
 
     def _leave(self, request: _Request) -> None:
@@ -148,7 +165,10 @@ class Generator:
 
     # ----- worker thread -----------------------------------------------------------------------
 
-    def _serve(self) -> None:
+    def _serve(self, load: Callable[[], None], ready: threading.Event, failed: list[BaseException]) -> None:
+        load()
+        if failed:
+            return
         batch = _Batch(self)
         ending: BaseException = GeneratorClosed("the Generator was closed")
         try:
@@ -187,7 +207,7 @@ class _Batch:
 
     def __init__(self, generator: Generator) -> None:
         self.generator = generator
-        self.model, self.step_fn = generator.loaded.model, generator._step
+        self.model = generator.loaded.model
         self.vocab, self.device = generator.loaded.vocab, generator.loaded.device
         self.rows: list[_Request] = []
         self.settings = RowSettings([])
@@ -225,7 +245,7 @@ class _Batch:
         if self.keep(going):
             ids = ids[torch.tensor(going, device=self.device)]
         if self.rows:
-            self.logits, (self.h, self.c) = self.step_fn(ids, (self.h, self.c))
+            self.logits, (self.h, self.c) = self.generator._step(ids, (self.h, self.c))
 
     def keep(self, going: list[bool]) -> bool:
         """Drop the rows marked False; says whether any was dropped."""

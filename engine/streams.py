@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from engine.generator import Generator, _Request
 
-WAKE_INTERVAL = 0.004  # seconds: a reader that keeps up is woken at most 250 times a second
+WAKE_INTERVAL = 0.02  # seconds: a reader that keeps up is woken at most 50 times a second (smooth to a person)
 
 
 class GeneratorClosed(RuntimeError):

@@ -53,5 +53,10 @@ def any_rank(flag: bool, info: Distributed, device: torch.device) -> bool:
 
 
 def shutdown(info: Distributed) -> None:
+    """Leave the job together: a rank tearing gloo down while rank 0 still evaluates and exports
+    can abort ("terminate called without an active exception")."""
     if info.enabled and dist.is_initialized():
-        dist.destroy_process_group()
+        try:
+            dist.barrier()
+        finally:
+            dist.destroy_process_group()
