@@ -20,19 +20,15 @@ class ModelLoadError(Exception):
 def open_generator(settings: Settings, model: str | None = None) -> Any:
     """An `engine.Generator` for `model` (default: the settings' model, else the bundled one).
     Raises ModelLoadError for a missing or corrupt folder or an unusable device."""
-    import torch  # ~1 s: the reason this function is not called at start-up
-
-    from engine.generator import Generator
+    from engine.generator import Generator  # imports torch, ~1 s: why this is not called at start-up
     from engine.modelfolder import BUNDLED_MODEL, ModelFolderError
 
     path = model or settings.model
     device = settings.device
-    if device == "auto":  # resolved here so that any engine version gets a concrete device
-        device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         return Generator(Path(path).expanduser() if path else BUNDLED_MODEL, device=device,
                          max_seed_chars=settings.max_seed_chars)
-    except ModelFolderError as exc:
+    except (ModelFolderError, ValueError) as exc:  # ValueError: a CUDA device with no GPU
         raise ModelLoadError(str(exc)) from None
     except (RuntimeError, AssertionError) as exc:  # torch's way of saying "no such device"
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -67,7 +67,7 @@ class Generator:
         def load() -> None:
             try:
                 self.loaded = model if isinstance(model, LoadedModel) else \
-                    load_model_folder(None if model is None else Path(model), _pick_device(device))
+                    load_model_folder(None if model is None else Path(model), device)
                 self._step = FastStep(self.loaded.model)
             except BaseException as exc:  # handed to the caller of __init__
                 failed.append(exc)
@@ -266,13 +266,6 @@ class _Batch:
         self.rows = rows
         self.generator._rows = rows
         self.settings = RowSettings([r.sampling for r in rows])
-
-
-def _pick_device(device: str | torch.device) -> torch.device:
-    """"auto" means the GPU when there is one."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _resolve(sampling: Sampling | None, temperature: float | None, top_k: int | None,

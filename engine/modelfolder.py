@@ -41,13 +41,24 @@ class LoadedModel:
         return str(self.config.get("name") or self.path.name)
 
 
+def pick_device(name: str | torch.device) -> torch.device:
+    """"auto" means the GPU when there is one; asking for CUDA without one is a ValueError."""
+    if str(name) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(name)!r}: no CUDA GPU is available")
+    return device
+
+
 def default_model_dir() -> Path:
     """The model to use when none is named: $ALICE_MODEL, else the bundled Alice model."""
     env = os.environ.get("ALICE_MODEL", "").strip()
     return Path(env).expanduser() if env else BUNDLED_MODEL
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` all at once (temp file + rename): readers never see half a file."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
@@ -65,9 +76,9 @@ def save_model_folder(directory: Path, model: CharLSTM, vocab: Vocab, config: di
     save_file(state, str(tmp), metadata={"format_version": str(FORMAT_VERSION)})
     os.chmod(tmp, 0o644)
     os.replace(tmp, directory / WEIGHTS)
-    _write_atomic(directory / VOCAB, json.dumps(vocab.to_json(), ensure_ascii=False, indent=1).encode())
+    write_atomic(directory / VOCAB, json.dumps(vocab.to_json(), ensure_ascii=False, indent=1).encode())
     full = {"format_version": FORMAT_VERSION, **config, "architecture": model.config.to_json()}
-    _write_atomic(directory / CONFIG, json.dumps(full, ensure_ascii=False, indent=2).encode())
+    write_atomic(directory / CONFIG, json.dumps(full, ensure_ascii=False, indent=2).encode())
     return directory
 
 
@@ -133,6 +144,6 @@ def load_model_folder(directory: Path | None = None, device: str | torch.device 
             raise ModelFolderError(f"{weights_path}: {name} has shape {tuple(state[name].shape)} but "
                                    f"{what} implies {tuple(tensor.shape)}")
     model.load_state_dict({k: v.float() for k, v in state.items()})
-    device = torch.device(device)
+    device = pick_device(device)
     model.to(device).eval()
     return LoadedModel(model=model, vocab=vocab, config=config, path=directory, device=device)

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from engine import Generator, Sampling
-from engine.generator import GeneratorClosed, _pick_device
+from engine.generator import GeneratorClosed
 from engine.model import FastStep
-from engine.modelfolder import BUNDLED_MODEL, LoadedModel, load_model_folder
+from engine.modelfolder import BUNDLED_MODEL, LoadedModel, load_model_folder, pick_device
 from engine.vocab import PARAGRAPH, UNKNOWN_CHAR
 
 LOOP_SEEDS = [
@@ -271,9 +271,9 @@ def test_closing_the_generator_ends_its_streams(loaded):
 
 
 def test_auto_device_is_the_gpu_when_there_is_one(loaded):
-    assert _pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     with Generator(BUNDLED_MODEL, device="auto") as auto:
-        assert auto.loaded.device.type == _pick_device("auto").type
+        assert auto.loaded.device.type == pick_device("auto").type
         assert len(auto.generate("alice", 20)) == 20
 
 

@@ -95,3 +95,12 @@ def test_bundled_model_is_small_and_valid(tmp_path):
     assert size <= 10 * 1024 * 1024
     loaded = load_model_folder(shutil.copytree(BUNDLED_MODEL, tmp_path / "copy"))
     assert loaded.vocab.lowercase and len(loaded.vocab) == loaded.config["architecture"]["vocab_size"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_asking_for_cuda_without_a_gpu_is_one_clear_error(folder):
+    from engine.modelfolder import pick_device
+
+    assert pick_device("auto").type == "cpu"
+    with pytest.raises(ValueError, match="no CUDA GPU is available"):
+        load_model_folder(folder, "cuda")

@@ -35,8 +35,10 @@ def resolve_resume(settings: TrainSettings, argv: list[str]) -> TrainSettings:
     return TrainSettings(**merged)
 
 
-def prepare_once(settings: TrainSettings, dist, prepare):
+def prepare_once(settings: TrainSettings, dist):
     """The main process tokenises (and fills the cache) while the others wait, then read it."""
+    from train.loop import prepare
+
     if not dist.enabled:
         return prepare(settings)
     import torch.distributed
@@ -56,14 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     from train.checkpoint import CheckpointError
     from train.distributed import init_distributed, shutdown
     from train.gutenberg import CorpusError
-    from train.loop import Trainer, TrainingError, prepare
+    from train.loop import LN2, Trainer, TrainingError
 
     dist = init_distributed(settings.device)
     say = (lambda line: print(line, file=sys.stderr, flush=True)) if dist.is_main else (lambda line: None)
     try:
         if settings.resume:
             settings = resolve_resume(settings, argv)
-        corpus = prepare_once(settings, dist, prepare)
+        corpus = prepare_once(settings, dist)
         for note in corpus.notes:
             say(f"corpus: {note}")
         trainer = Trainer(settings, corpus, dist)
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         shutdown(dist)
     if not dist.is_main:
         return 0 if finished else 130
-    best = trainer.state.best_val_loss / 0.6931471805599453
+    best = trainer.state.best_val_loss / LN2
     if not finished:
         print(f"\nstopped at step {trainer.state.step}: best model ({best:.4f} bits/char) is in {settings.out}; "
               f"continue with: python -m train --resume --out {settings.out}", file=sys.stderr)

@@ -34,8 +34,6 @@ class TrainState:
     best_step: int = 0
     evals_since_best: int = 0
     history: list[dict] = field(default_factory=list)
-    python_rng: list = field(default_factory=list)
-    numpy_rng: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
     world: int = 1  # processes that trained (streams are cut per process)
     steps_per_epoch: int = 0

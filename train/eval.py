@@ -19,9 +19,9 @@ def bits_per_char(model_dir: Path, spec: str, device: str = "cpu") -> tuple[floa
     from engine.modelfolder import load_model_folder
     from train.corpus import read_book
     from train.data import encode_to_array
-    from train.loop import evaluate, pick_device
+    from train.loop import evaluate
 
-    loaded = load_model_folder(model_dir, pick_device(device))
+    loaded = load_model_folder(model_dir, device)
     book = read_book(spec, lowercase=loaded.vocab.lowercase, min_chars=2)
     ids = encode_to_array(book.text, loaded.vocab).astype(np.int64)
     nats = evaluate(loaded.model, ids, loaded.device, amp=False)
@@ -33,6 +33,7 @@ def record_score(model_dir: Path, spec: str, bpc: float, scored: int, argv: list
     import json
     import shlex
 
+    from engine.modelfolder import write_atomic
     from train.gutenberg import resolve_source
     from train.prepare import file_sha256
 
@@ -42,9 +43,7 @@ def record_score(model_dir: Path, spec: str, bpc: float, scored: int, argv: list
     name = spec if spec.startswith("gutenberg:") else Path(spec).name
     scores[name] = {"bpc": round(bpc, 4), "chars": scored, "sha256": file_sha256(resolve_source(spec)),
                     "command": "python -m train.eval " + shlex.join(argv)}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, json.dumps(config, ensure_ascii=False, indent=2).encode())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,11 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from engine.modelfolder import ModelFolderError
     from train.gutenberg import CorpusError
-    from train.loop import TrainingError
 
     try:
         bpc, scored = bits_per_char(args.model_dir, args.file, args.device)
-    except (ModelFolderError, CorpusError, TrainingError, ValueError) as exc:
+    except (ModelFolderError, CorpusError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.record:

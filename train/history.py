@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
-import os
 from pathlib import Path
+
+from engine.modelfolder import write_atomic
 
 HISTORY = "history.csv"
 LN2 = math.log(2)
@@ -15,12 +17,11 @@ def write_history(rows: list[dict], csv_path: Path, png_path: Path) -> None:
     """One row per evaluation; the PNG only when the optional matplotlib is installed."""
     if not rows:
         return
-    tmp = csv_path.with_name(csv_path.name + ".tmp")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, csv_path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(csv_path, text.getvalue().encode())
     plot_history(rows, png_path)
 
 

@@ -19,31 +19,21 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from engine.model import CharLSTM, ModelConfig
-from engine.modelfolder import save_model_folder
+from engine.modelfolder import pick_device, save_model_folder
 from engine.sampling import Sampling, sample_next
 from engine.vocab import PARAGRAPH, Vocab
 from train.checkpoint import CHECKPOINT, CheckpointError, TrainState, load_checkpoint, save_checkpoint
 from train.data import StreamBatcher, validation_batches
 from train.distributed import Distributed, any_rank
-from train.history import HISTORY, write_history
+from train.history import HISTORY, LN2, write_history
 from train.prepare import PreparedCorpus, prepare_corpus
 from train.settings import TrainSettings
 
-LN2 = math.log(2)
 TIME_BAR = "{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]"  # a --minutes budget
 
 
 class TrainingError(Exception):
     """A run cannot start or continue; the message is one line for the user."""
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise TrainingError("--device cuda asked for, but no CUDA GPU is available")
-    return device
 
 
 def lr_at(s: TrainSettings, step: int, progress: float) -> float:
@@ -128,7 +118,6 @@ class Trainer:
             torch.set_num_threads(settings.threads or max(1, cores // self.dist.world))
         self.amp = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
         torch.manual_seed(settings.seed)
-        random.seed(settings.seed)
         arch = ModelConfig(vocab_size=len(corpus.vocab), embed=settings.embed, hidden=settings.hidden,
                            layers=settings.layers, dropout=settings.dropout, embed_dropout=settings.embed_dropout,
                            weight_drop=settings.weight_drop)
@@ -169,8 +158,6 @@ class Trainer:
             torch.manual_seed(self.s.seed + 1000 * self.dist.rank + st.step)
         st.world, st.steps_per_epoch = self.dist.world, self.batcher.steps_per_epoch
         self.batcher.restore(st.epoch, st.step_in_epoch)
-        if self.state.python_rng:
-            random.setstate((self.state.python_rng[0], tuple(self.state.python_rng[1]), self.state.python_rng[2]))
         self.log(f"resuming at step {self.state.step} (epoch {self.state.epoch}, "
                  f"best {self.state.best_val_loss / LN2:.4f} bits/char)")
 
@@ -179,8 +166,6 @@ class Trainer:
             return
         st = self.state
         st.epoch, st.step_in_epoch = self.batcher.position.epoch, self.batcher.position.step_in_epoch
-        version, internal, gauss = random.getstate()
-        st.python_rng = [version, list(internal), gauss]
         carried = self.carried if not self.dist.enabled else None
         save_checkpoint(self.out / CHECKPOINT, self.model, self.optimizer, st, carried)
 
