@@ -38,13 +38,19 @@ class RowSettings:
     """The settings of a batch, one row per stream, as arrays (built once per change of the batch)."""
 
     def __init__(self, settings: Sequence[Sampling]) -> None:
-        self.temperature = np.array([s.temperature for s in settings], dtype=np.float64).reshape(-1, 1)
-        self.greedy = self.temperature[:, 0] == 0
-        self.top_k = np.array([s.top_k for s in settings], dtype=np.int64).reshape(-1, 1)
+        temperature = np.array([s.temperature for s in settings], dtype=np.float64).reshape(-1, 1)
+        self.greedy = temperature[:, 0] == 0
+        self.all_greedy = bool(self.greedy.all())
+        self.inverse_temperature = 1 / np.maximum(temperature, 1e-6)
+        self.top_k = np.array([s.top_k or _ALL for s in settings], dtype=np.int64)  # 0 (off) keeps all
         self.top_p = np.array([s.top_p for s in settings], dtype=np.float64).reshape(-1, 1)
+        self.row = np.arange(len(settings))
 
     def __len__(self) -> int:
         return len(self.greedy)
+
+
+_ALL = np.iinfo(np.int64).max
 
 
 def choose(logits: np.ndarray, rows: RowSettings, uniforms: np.ndarray, banned: int | None = 0) -> np.ndarray:
@@ -54,22 +60,20 @@ def choose(logits: np.ndarray, rows: RowSettings, uniforms: np.ndarray, banned: 
     logits = logits.astype(np.float64)  # a copy, and headroom against rounding at the cut-offs
     if banned is not None:
         logits[:, banned] = -np.inf
-    vocab = logits.shape[1]
     order = np.argsort(-logits, axis=1, kind="stable")  # likeliest first; ties keep id order
-    if rows.greedy.all():
+    if rows.all_greedy:
         return order[:, 0]
-    scaled = np.take_along_axis(logits, order, axis=1) / np.maximum(rows.temperature, 1e-6)
-    probs = np.exp(scaled - scaled[:, :1])
-    probs /= probs.sum(axis=1, keepdims=True)
-    before = np.cumsum(probs, axis=1) - probs  # mass of the likelier characters
-    ranks = np.arange(vocab)[None, :]
-    top_k = np.where(rows.top_k > 0, rows.top_k, vocab)
-    keep = (ranks < top_k) & ((before < rows.top_p) | (ranks == 0))
-    cdf = np.cumsum(probs * keep, axis=1)
-    target = uniforms[:, None] * cdf[:, -1:]
-    pick = np.minimum((cdf <= target).sum(axis=1), vocab - 1)  # first rank whose cdf passes the draw
-    pick = np.where(rows.greedy, 0, pick)
-    return order[np.arange(len(order)), pick]
+    scaled = logits[rows.row[:, None], order] * rows.inverse_temperature
+    weights = np.exp(scaled - scaled[:, :1])  # unnormalised, the likeliest = 1
+    cdf = np.cumsum(weights, axis=1)
+    # the kept characters are a prefix of `order`: the k likeliest, cut where the likelier ones
+    # already hold top_p of the mass (the likeliest always stays: nothing is likelier)
+    nucleus = ((cdf - weights) < rows.top_p * cdf[:, -1:]).sum(axis=1)
+    kept = np.minimum(nucleus, rows.top_k)
+    target = uniforms * cdf[rows.row, kept - 1]
+    pick = (cdf <= target[:, None]).sum(axis=1)  # first rank whose cdf passes the draw (< kept)
+    pick[rows.greedy] = 0
+    return order[rows.row, pick]
 
 
 def sample_next(logits: torch.Tensor, settings: list[Sampling], uniforms: list[float],

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-import time
+import weakref
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING
@@ -17,49 +18,49 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from engine.generator import Generator, _Request
 
-WAKE_INTERVAL = 0.02  # seconds: a reader that keeps up is woken at most 50 times a second (smooth to a person)
-
 
 class GeneratorClosed(RuntimeError):
     """The Generator was closed while (or before) this stream was generating."""
 
 
 class Outbox:
-    """Text made for one reader, waiting to be read. The reader is woken at most once per read and
-    at most once per WAKE_INTERVAL: a reader that keeps up gets a chunk every few milliseconds, not a
-    thread switch per character (those switches would cost the worker more than the model does)."""
+    """Text made for one reader, waiting to be read. The worker appends without a lock (deque appends
+    and pops are atomic in CPython) and wakes the reader at most once per read; between its wake-up
+    ticks (engine.generator.WAKE_INTERVAL) it holds wake-ups back, so a reader that keeps up gets a chunk every few
+    milliseconds, not a thread switch per character (those would cost the worker more than the model)."""
 
     def __init__(self, wake: Callable[[], None]) -> None:
-        self._lock = threading.Lock()
-        self._parts: list[str] = []
+        self._chars: deque[str] = deque()
         self._done = False
         self._error: BaseException | None = None
         self._signalled = False  # a wake-up is on its way and the reader has not taken since
-        self._last_wake = -WAKE_INTERVAL
+        self._woken = False  # the reader was woken at least once (its first text is never held back)
         self._wake = wake
 
     def put(self, text: str = "", done: bool = False, error: BaseException | None = None,
-            now: float | None = None) -> None:
-        """Add text (and/or the end); `now` (time.monotonic) lets the worker hold back a wake-up:
-        its next step's put, or the final one, sends it."""
-        with self._lock:
-            if text:
-                self._parts.append(text)
-            self._done = self._done or done or error is not None
-            self._error = self._error or error
-            if self._signalled or (not self._done and now is not None and now - self._last_wake < WAKE_INTERVAL):
-                return
-            self._signalled = True
-            self._last_wake = time.monotonic() if now is None else now
+            hold: bool = False) -> None:
+        """Add text (and/or the end). `hold` holds back the wake-up unless it brings the first text
+        or the end: the worker's next tick sends it."""
+        if text:
+            self._chars.append(text)
+        if error is not None and self._error is None:
+            self._error = error
+        if done or error is not None:
+            self._done = True  # after the text and the error: a reader that sees it has all of them
+        if self._signalled or (hold and self._woken and not self._done):
+            return
+        self._signalled = self._woken = True
         self._wake()
 
     def take(self) -> tuple[str, bool]:
         """Everything ready so far, and whether the stream has ended; raises the worker's error."""
-        with self._lock:
-            text, self._parts, self._signalled = "".join(self._parts), [], False
-            error = self._error
-            if text or error is None:
-                return text, self._done
+        self._signalled = False  # first: a put from now on wakes the reader again
+        done = self._done  # before draining: all text put before the end is drained below
+        chars = self._chars
+        text = "".join([chars.popleft() for _ in range(len(chars))])
+        error = self._error
+        if text or not done or error is None:
+            return text, done
         if isinstance(error, GeneratorClosed):
             raise GeneratorClosed(str(error))
         raise RuntimeError(f"generation failed: {error!r}") from error
@@ -124,7 +125,7 @@ class AsyncStream(_Reader, AsyncIterator[str]):
             if self._request is None:
                 self._event = asyncio.Event()
                 # the wake-up must not refer back to this iterator, or the worker would keep it alive
-                self._request = self._start(partial(_call_soon, asyncio.get_running_loop(), self._event.set))
+                self._request = self._start(partial(_waker(asyncio.get_running_loop()).wake, self._event.set))
             while True:
                 self._event.clear()
                 text, done = self._request.outbox.take()
@@ -141,6 +142,38 @@ class AsyncStream(_Reader, AsyncIterator[str]):
         self.close()
 
 
-def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
-    with contextlib.suppress(RuntimeError):  # the reader's loop is closed: nobody is left to wake
-        loop.call_soon_threadsafe(callback)
+class _LoopWaker:
+    """Wakes readers on one event loop from the worker thread: the readers woken during one step
+    share one thread-safe call (one write to the loop's self-pipe instead of one per reader)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = weakref.ref(loop)
+        self._lock = threading.Lock()
+        self._pending: list[Callable[[], None]] = []
+
+    def wake(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            self._pending.append(callback)
+            if len(self._pending) > 1:
+                return  # a call is already on its way and will run this one too
+        loop = self._loop()
+        with contextlib.suppress(RuntimeError, AttributeError):  # the loop is closed or gone: nobody to wake
+            loop.call_soon_threadsafe(self._run)
+
+    def _run(self) -> None:
+        with self._lock:
+            callbacks, self._pending = self._pending, []
+        for callback in callbacks:
+            callback()
+
+
+_wakers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopWaker] = weakref.WeakKeyDictionary()
+_wakers_lock = threading.Lock()
+
+
+def _waker(loop: asyncio.AbstractEventLoop) -> _LoopWaker:
+    with _wakers_lock:
+        waker = _wakers.get(loop)
+        if waker is None:
+            waker = _wakers[loop] = _LoopWaker(loop)
+        return waker

@@ -60,6 +60,23 @@ def read_all(streams: list) -> list[str]:
     return texts
 
 
+class CountingStep:
+    """Wraps the Generator's FastStep: records the batch size of every generation step and the
+    shape of every priming read, and can make each step take `delay` seconds longer."""
+
+    def __init__(self, step: FastStep, delay: float = 0.0) -> None:
+        self.step, self.delay, self.sizes, self.reads = step, delay, [], []
+
+    def read(self, ids: torch.Tensor, state=None):
+        self.reads.append(tuple(ids.shape))
+        return self.step.read(ids, state)
+
+    def __call__(self, ids: torch.Tensor, state):
+        self.sizes.append(len(ids))
+        time.sleep(self.delay)
+        return self.step(ids, state)
+
+
 def wait_until(condition, timeout: float = 2.0) -> bool:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -152,8 +169,8 @@ SETTINGS = [Sampling(), Sampling(temperature=0), Sampling(1.2, 10, 1.0), Samplin
 def test_concurrent_streams_share_each_step_and_write_what_each_writes_alone(loaded):
     seeds = ["alice", "the king", "", "“why?”", "x" * 500, "the dormouse"]
     with Generator(loaded) as own:
-        step, batch_sizes = own._step, []
-        own._step = lambda ids, state: (batch_sizes.append(len(ids)), step(ids, state))[1]
+        own._step = counting = CountingStep(own._step)
+        batch_sizes = counting.sizes
         jobs = [{"seed": s, "sampling": c, "rng_seed": i} for i, (s, c) in enumerate(zip(seeds, SETTINGS, strict=True))]
         alone = [own.generate(length=400, **job) for job in jobs]
         solo_steps = len(batch_sizes)
@@ -183,8 +200,7 @@ def test_async_streams_write_what_each_writes_alone(gen):
 
 def test_async_readers_never_block_the_event_loop(loaded):
     with Generator(loaded) as slow:
-        step = slow._step
-        slow._step = lambda ids, state: (time.sleep(0.02), step(ids, state))[1]  # a model 100x bigger
+        slow._step = CountingStep(slow._step, delay=0.02)  # a model 100x bigger
 
         async def main():
             gaps, running = [], True
@@ -277,14 +293,39 @@ def test_auto_device_is_the_gpu_when_there_is_one(loaded):
         assert len(auto.generate("alice", 20)) == 20
 
 
+@pytest.mark.parametrize("packed", [True, False])
 @pytest.mark.parametrize("batch", [1, 2, 5])
-def test_fast_step_matches_the_model_step(loaded, batch):
+def test_fast_step_matches_the_model_step(loaded, batch, packed):
     model = loaded.model
+    fast = FastStep(model)
+    if packed:  # this machine's torch has oneDNN: the prepacked path is the one generation uses
+        assert fast.layers or not torch.backends.mkldnn.is_available()
+    else:
+        fast.layers = []  # the path for GPUs and builds without oneDNN
     generator = torch.Generator().manual_seed(batch)
     ids = torch.randint(1, model.config.vocab_size, (batch,), generator=generator)
     state = tuple(torch.randn(model.config.layers, batch, model.config.hidden, generator=generator) for _ in "hc")
+    seeds = torch.randint(1, model.config.vocab_size, (batch, 30), generator=generator)
     with torch.inference_mode():
         logits, (h, c) = model.step(ids, state)
-        fast_logits, (fast_h, fast_c) = FastStep(model)(ids, state)
-    for fast, slow in ((fast_logits, logits), (fast_h, h), (fast_c, c)):
-        torch.testing.assert_close(fast, slow, rtol=1e-4, atol=1e-5)
+        fast_logits, (fast_h, fast_c) = fast(ids, state)
+        read_logits, (read_h, read_c) = model(seeds)
+        fast_read_logits, (fast_read_h, fast_read_c) = fast.read(seeds)
+    for got, want in ((fast_logits, logits), (fast_h, h), (fast_c, c), (fast_read_logits, read_logits[:, -1]),
+                      (fast_read_h, read_h), (fast_read_c, read_c)):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_seeds_arriving_together_are_primed_together_as_each_would_be_alone(loaded):
+    seeds = ["alice", "the queen said", "x", "alice", "a much longer seed than all the others"]
+    with Generator(loaded) as own:
+        alone = [own.generate(seed, 200, rng_seed=i) for i, seed in enumerate(seeds)]
+        own._step = counting = CountingStep(own._step)
+        streams = [own.stream(seed, 200, rng_seed=i) for i, seed in enumerate(seeds)]
+        with own._cond:  # the worker waits for this lock: every stream joins before it looks
+            for stream in streams:
+                stream._request = stream._start(stream._event.set)
+        texts = read_all(streams)
+    assert texts == alone
+    # one pass per distinct seed length (1, 5, 14, 38), the batch shrinking as seeds end
+    assert counting.reads == [(5, 1), (4, 4), (2, 9), (1, 24)]
