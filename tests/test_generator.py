@@ -13,7 +13,7 @@ import torch
 
 from engine import Generator, Sampling
 from engine.generator import GeneratorClosed
-from engine.model import FastStep
+from engine.model import CharLSTM, FastStep, ModelConfig
 from engine.modelfolder import BUNDLED_MODEL, LoadedModel, load_model_folder, pick_device
 from engine.vocab import PARAGRAPH, UNKNOWN_CHAR
 
@@ -329,3 +329,19 @@ def test_seeds_arriving_together_are_primed_together_as_each_would_be_alone(load
     assert texts == alone
     # one pass per distinct seed length (1, 5, 14, 38), the batch shrinking as seeds end
     assert counting.reads == [(5, 1), (4, 4), (2, 9), (1, 24)]
+
+
+@pytest.mark.parametrize("layers", [1, 3])
+def test_fast_step_fits_models_of_other_shapes(layers):
+    torch.manual_seed(layers)
+    model = CharLSTM(ModelConfig(vocab_size=30, embed=8, hidden=24, layers=layers)).eval()
+    fast = FastStep(model)
+    assert len(fast.layers) == (layers if torch.backends.mkldnn.is_available() else 0)
+    ids = torch.randint(1, 30, (3, 17))
+    with torch.inference_mode():
+        logits, state = model(ids)
+        fast_logits, fast_state = fast.read(ids)
+        torch.testing.assert_close(fast_logits, logits[:, -1], rtol=1e-4, atol=1e-5)
+        step_ids = torch.tensor([1, 2, 3])
+        for got, want in zip(fast(step_ids, fast_state), model.step(step_ids, state), strict=True):
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
