@@ -16,7 +16,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.generator import Generator, _Request
+    from engine.batch import Request
+    from engine.generator import Generator
 
 
 class GeneratorClosed(RuntimeError):
@@ -26,7 +27,7 @@ class GeneratorClosed(RuntimeError):
 class Outbox:
     """Text made for one reader, waiting to be read. The worker appends without a lock (deque appends
     and pops are atomic in CPython) and wakes the reader at most once per read; between its wake-up
-    ticks (engine.generator.WAKE_INTERVAL) it holds wake-ups back, so a reader that keeps up gets a chunk every few
+    ticks (engine.batch.WAKE_INTERVAL) it holds wake-ups back, so a reader that keeps up gets a chunk every few
     milliseconds, not a thread switch per character (those would cost the worker more than the model)."""
 
     def __init__(self, wake: Callable[[], None]) -> None:
@@ -70,7 +71,7 @@ class _Reader:
     """What both readers share: the slot they hold and freeing it."""
 
     _generator: Generator
-    _request: _Request | None
+    _request: Request | None
     _closed: bool
 
     def close(self) -> None:
@@ -88,7 +89,7 @@ class SyncStream(_Reader, Iterator[str]):
     def __init__(self, generator: Generator, start: Callable) -> None:
         self._generator, self._start = generator, start
         self._event = threading.Event()
-        self._request: _Request | None = None
+        self._request: Request | None = None
         self._closed = False
 
     def __next__(self) -> str:
@@ -115,7 +116,7 @@ class AsyncStream(_Reader, AsyncIterator[str]):
 
     def __init__(self, generator: Generator, start: Callable) -> None:
         self._generator, self._start = generator, start
-        self._request: _Request | None = None
+        self._request: Request | None = None
         self._closed = False
 
     async def __anext__(self) -> str:
