@@ -110,7 +110,7 @@ def in_own_thread(fn, *args):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; each figure is the best")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; each figure is the best")
     parser.add_argument("--streams", type=int, default=16, help="concurrent streams")
     args = parser.parse_args()
     if args.threads:
