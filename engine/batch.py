@@ -79,7 +79,7 @@ class Batch:
             for row in range(still, active):
                 i = order[row]
                 logits[i], h[i], c[i] = last[row], state[0][:, row], state[1][:, row]
-            state, start, active = (state[0][:, :still], state[1][:, :still]), end, still
+            state, start, active = (state[0][:, :still].contiguous(), state[1][:, :still].contiguous()), end, still
         return torch.stack(logits), torch.stack(h, 1), torch.stack(c, 1)
 
     def step(self) -> None:

@@ -316,9 +316,12 @@ def test_fast_step_matches_the_model_step(loaded, batch, packed):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
 
 
-def test_seeds_arriving_together_are_primed_together_as_each_would_be_alone(loaded):
+@pytest.mark.parametrize("packed", [True, False])
+def test_seeds_arriving_together_are_primed_together_as_each_would_be_alone(loaded, packed):
     seeds = ["alice", "the queen said", "x", "alice", "a much longer seed than all the others"]
     with Generator(loaded) as own:
+        if not packed:
+            own._batch.model_step.layers = []  # the model's own read and step, as on a GPU
         alone = [own.generate(seed, 200, rng_seed=i) for i, seed in enumerate(seeds)]
         own._batch.model_step = counting = CountingStep(own._batch.model_step)
         streams = [own.stream(seed, 200, rng_seed=i) for i, seed in enumerate(seeds)]
