@@ -95,13 +95,12 @@ class Batch:
         hold = now - self.last_tick < WAKE_INTERVAL  # all readers are woken on the same ticks
         if not hold:
             self.last_tick = now
-        for request, i in zip(self.rows, ids.tolist(), strict=True):
-            request.outbox.put(chars[i], hold=hold)
         self.remaining -= 1
         going = self.remaining > 0
-        for row in np.flatnonzero(~going).tolist():
-            self.rows[row].outbox.put(done=True)
-            self.finished(self.rows[row])
+        for request, i, more in zip(self.rows, ids.tolist(), going.tolist(), strict=True):
+            request.outbox.put(chars[i], done=not more, hold=hold)
+            if not more:
+                self.finished(request)
         next_ids = torch.from_numpy(ids).to(self.device)
         if not going.all():
             next_ids = next_ids[torch.from_numpy(going).to(self.device)]

@@ -147,8 +147,7 @@ class Generator:
         """A reader is done with its stream: free the slot now (the worker skips the row from its next step)."""
         request.cancelled = True
         self._batch.cancelled = True  # after the request's flag: the worker looks at the flags once it sees this
-        with self._cond:
-            self._live.discard(request)
+        self._finished(request)
         request.outbox.put(done=True)  # wakes a reader blocked in another thread
 
     # ----- worker thread -----------------------------------------------------------------------
@@ -186,6 +185,7 @@ class Generator:
                 batch.fail(joining, exc)
 
     def _finished(self, request: Request) -> None:
+        """The stream no longer counts as active (it ended, failed or its reader left)."""
         with self._cond:
             self._live.discard(request)
 

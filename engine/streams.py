@@ -68,11 +68,20 @@ class Outbox:
 
 
 class _Reader:
-    """What both readers share: the slot they hold and freeing it."""
+    """What both readers share: the slot they hold, taking what is ready, and freeing the slot."""
 
-    _generator: Generator
-    _request: Request | None
-    _closed: bool
+    _event: threading.Event | asyncio.Event  # set by the worker's wake-up
+
+    def __init__(self, generator: Generator, start: Callable) -> None:
+        self._generator, self._start = generator, start
+        self._request: Request | None = None
+        self._closed = False
+
+    def _poll(self) -> str | None:
+        """Take what is ready: text, "" (nothing yet: wait for the wake-up), or None (the end)."""
+        self._event.clear()  # first: a wake-up for text put after the take below is kept
+        text, done = self._request.outbox.take()
+        return None if done and not text else text
 
     def close(self) -> None:
         self._closed = True
@@ -87,10 +96,8 @@ class SyncStream(_Reader, Iterator[str]):
     """A blocking reader of one stream."""
 
     def __init__(self, generator: Generator, start: Callable) -> None:
-        self._generator, self._start = generator, start
+        super().__init__(generator, start)
         self._event = threading.Event()
-        self._request: Request | None = None
-        self._closed = False
 
     def __next__(self) -> str:
         if self._closed:
@@ -98,14 +105,11 @@ class SyncStream(_Reader, Iterator[str]):
         try:
             if self._request is None:
                 self._request = self._start(self._event.set)
-            while True:
-                self._event.clear()
-                text, done = self._request.outbox.take()
-                if text:
-                    return text
-                if done:
-                    raise StopIteration
+            while (text := self._poll()) == "":
                 self._event.wait()
+            if text is None:
+                raise StopIteration
+            return text
         except BaseException:  # the end, an error, Ctrl-C: the slot is freed either way
             self.close()
             raise
@@ -113,11 +117,6 @@ class SyncStream(_Reader, Iterator[str]):
 
 class AsyncStream(_Reader, AsyncIterator[str]):
     """An asyncio reader of one stream: the worker wakes it through the event loop, thread-safely."""
-
-    def __init__(self, generator: Generator, start: Callable) -> None:
-        self._generator, self._start = generator, start
-        self._request: Request | None = None
-        self._closed = False
 
     async def __anext__(self) -> str:
         if self._closed:
@@ -127,14 +126,11 @@ class AsyncStream(_Reader, AsyncIterator[str]):
                 self._event = asyncio.Event()
                 # the wake-up must not refer back to this iterator, or the worker would keep it alive
                 self._request = self._start(partial(_waker(asyncio.get_running_loop()).wake, self._event.set))
-            while True:
-                self._event.clear()
-                text, done = self._request.outbox.take()
-                if text:
-                    return text
-                if done:
-                    raise StopAsyncIteration
+            while (text := self._poll()) == "":
                 await self._event.wait()
+            if text is None:
+                raise StopAsyncIteration
+            return text
         except BaseException:  # the end, an error, task cancellation: the slot is freed either way
             self.close()
             raise
