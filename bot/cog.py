@@ -17,7 +17,7 @@ from discord.ext import commands
 
 from bot.reply import MESSAGE_LIMIT, NO_MENTIONS, plain, render, room_for_text, stream_into
 from bot.settings import Settings
-from engine import Generator, Sampling
+from engine import Generator, Sampling, recorded_bpc, recorded_corpus
 
 log = logging.getLogger(__name__)
 
@@ -158,16 +158,13 @@ class AliceCog(commands.Cog, name="Alice"):
 
 def corpus_name(config: dict) -> str:
     """The book a model learnt, from its config.json (keys may be missing)."""
-    corpus = config.get("corpus")
-    name = corpus.get("name") if isinstance(corpus, dict) else None
-    return str(name or "an unnamed book")
+    return recorded_corpus(config) or "an unnamed book"
 
 
 def describe_model(config: dict) -> str:
     """'wonderland.txt, 1.920 bits/char' (or 'not measured' for a placeholder model)."""
-    metrics = config.get("metrics")
-    bpc = metrics.get("best_val_bpc") if isinstance(metrics, dict) else None
-    quality = f"{bpc:.3f} bits/char" if isinstance(bpc, (int, float)) else "bits/char not measured"
+    bpc = recorded_bpc(config)
+    quality = "bits/char not measured" if bpc is None else f"{bpc:.3f} bits/char"
     return f"{plain(corpus_name(config))}, {quality}"
 
 

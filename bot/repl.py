@@ -5,10 +5,14 @@ Kept free of prompt_toolkit so that tests drive it directly with any text stream
 
 from __future__ import annotations
 
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+import engine  # names load on first use: torch stays out of start-up
 from bot.loader import ModelLoadError, ModelSlot
 from bot.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from engine.generator import Generator
 
 COMMANDS = {  # name: (argument, what it does); /help prints this table
     "help": ("", "this list"),
@@ -47,15 +51,22 @@ class Repl:
         self.out.write(message + "\n")
         self.out.flush()
 
-    # -- generation -------------------------------------------------------------------------
-
-    def generate(self, seed: str) -> None:
-        """Stream the continuation of `seed` to the output; Ctrl-C stops it and keeps the text."""
+    def _loaded(self, hint: str = "") -> Generator | None:
+        """The model's Generator, waiting (and saying so) while it loads; None, said with `hint`
+        after the reason, when no model could be loaded."""
         if not self.slot.ready:
             self.say("(loading the model…)")
         generator = self.slot.wait()
         if generator is None:
-            self.say(f"no model loaded ({self.slot.error}); /model PATH loads one")
+            self.say(f"no model loaded ({self.slot.error}){hint}")
+        return generator
+
+    # -- generation -------------------------------------------------------------------------
+
+    def generate(self, seed: str) -> None:
+        """Stream the continuation of `seed` to the output; Ctrl-C stops it and keeps the text."""
+        generator = self._loaded("; /model PATH loads one")
+        if generator is None:
             return
         s = self.settings
         stream = generator.stream(seed, length=s.length, temperature=s.temperature, top_k=s.top_k,
@@ -157,13 +168,9 @@ class Repl:
         self.say(f"loaded {generator.loaded.name} from {generator.loaded.path}")
 
     def _cmd_info(self, arg: str) -> None:
-        if not self.slot.ready:
-            self.say("(loading the model…)")
-        generator = self.slot.wait()
-        if generator is None:
-            self.say(f"no model loaded ({self.slot.error})")
-            return
-        self.say(describe_model(generator.loaded))
+        generator = self._loaded()
+        if generator is not None:
+            self.say(describe_model(generator.loaded))
 
     # -- toolbar ----------------------------------------------------------------------------
 
@@ -184,18 +191,15 @@ class Repl:
 def describe_model(loaded: Any) -> str:
     """The /info text; every field of config.json beyond the architecture may be missing."""
     config = loaded.config if isinstance(loaded.config, dict) else {}
-    corpus = config.get("corpus")
-    corpus_name = corpus.get("name") if isinstance(corpus, dict) else corpus
-    metrics = config.get("metrics") if isinstance(config.get("metrics"), dict) else {}
-    bpc = metrics.get("best_val_bpc")
+    bpc = engine.recorded_bpc(config)
     params = sum(p.numel() for p in loaded.model.parameters())
     name = loaded.name + (" (placeholder)" if config.get("placeholder") else "")
     rows = [
         ("model", name),
         ("folder", str(loaded.path)),
-        ("corpus", corpus_name or "unknown"),
+        ("corpus", engine.recorded_corpus(config) or "unknown"),
         ("vocabulary", f"{len(loaded.vocab)} characters"),
-        ("val bits/char", f"{bpc:.3f}" if isinstance(bpc, (int, float)) else "not measured"),
+        ("val bits/char", "not measured" if bpc is None else f"{bpc:.3f}"),
         ("parameters", f"{params:,}"),
         ("device", str(loaded.device)),
     ]

@@ -13,7 +13,8 @@ _EXPORTS = {
     "BUNDLED_MODEL": "engine.modelfolder", "LoadedModel": "engine.modelfolder",
     "ModelFolderError": "engine.modelfolder", "default_model_dir": "engine.modelfolder",
     "load_model_folder": "engine.modelfolder", "read_model_info": "engine.modelfolder",
-    "save_model_folder": "engine.modelfolder",
+    "save_model_folder": "engine.modelfolder", "recorded_bpc": "engine.modelfolder",
+    "recorded_corpus": "engine.modelfolder",
     "Sampling": "engine.sampling",
     "Generator": "engine.generator", "GeneratorClosed": "engine.streams",
 }

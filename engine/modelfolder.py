@@ -41,6 +41,20 @@ class LoadedModel:
         return str(self.config.get("name") or self.path.name)
 
 
+def recorded_corpus(config: dict) -> str | None:
+    """The book a model learnt, as its config.json names it (None when it is not recorded)."""
+    corpus = config.get("corpus")
+    name = corpus.get("name") if isinstance(corpus, dict) else corpus
+    return str(name) if name else None
+
+
+def recorded_bpc(config: dict) -> float | None:
+    """The held-out bits per character recorded at training (None when not measured)."""
+    metrics = config.get("metrics")
+    bpc = metrics.get("best_val_bpc") if isinstance(metrics, dict) else None
+    return float(bpc) if isinstance(bpc, (int, float)) else None
+
+
 def pick_device(name: str | torch.device) -> torch.device:
     """"auto" means the GPU when there is one; asking for CUDA without one is a ValueError."""
     if str(name) == "auto":
