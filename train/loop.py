@@ -68,8 +68,8 @@ def sample_text(model: CharLSTM, vocab: Vocab, length: int, seed: int, device: t
     was_training = model.training
     model.eval()
     rng = random.Random(seed)
-    logits, state = model(torch.tensor([vocab.encode(PARAGRAPH)], device=device))
-    logits, out = logits[:, -1], []
+    logits, state = model.read(torch.tensor([vocab.encode(PARAGRAPH)], device=device))
+    out = []
     for _ in range(length):
         next_id = sample_next(logits, [Sampling()], [rng.random()], banned=vocab.unknown_id)
         out.append(vocab.chars[int(next_id[0])])

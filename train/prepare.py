@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 from platformdirs import user_cache_dir
 
+from engine.modelfolder import write_atomic
 from engine.vocab import Vocab
-from train.corpus import read_book
+from train.corpus import read_book, read_books
 from train.data import CHUNK_CHARS, id_dtype, split_texts, write_ids
 from train.gutenberg import resolve_source
 
@@ -72,7 +73,7 @@ def prepare_corpus(specs: list[str], lowercase: bool, min_char_count: int, val_f
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache entry is rebuilt below
     started = time.perf_counter()
-    books = [read_book(spec, lowercase=lowercase, min_chars=min_chars) for spec in specs]
+    books = read_books(specs, lowercase=lowercase, min_chars=min_chars)
     counts: Counter = Counter()
     for book in books:
         counts.update(count_chars(book.text))
@@ -93,7 +94,7 @@ def prepare_corpus(specs: list[str], lowercase: bool, min_char_count: int, val_f
                   for spec, h, b in zip(specs, hashes, books, strict=True)],
     }
     meta = {"vocab": vocab.to_json(), "info": info, "notes": notes, "train": len(train_ids), "val": len(val_ids)}
-    meta_path.write_text(json.dumps(meta, ensure_ascii=False))
+    write_atomic(meta_path, json.dumps(meta, ensure_ascii=False).encode())  # last: it marks the entry complete
     notes.append(f"tokenised in {time.perf_counter() - started:.1f} s into {folder}")  # this run only
     return PreparedCorpus(vocab, train_ids, val_ids, info, notes)
 
