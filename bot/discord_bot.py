@@ -22,6 +22,7 @@ from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 
 from bot.cog import BUILTIN_COMMANDS, MAIN_MODEL, AliceCog, model_command
+from bot.loader import close_generator
 from bot.reply import NO_MENTIONS
 from bot.settings import Settings, SettingsError, add_setting_options, load_settings
 from engine import BUNDLED_MODEL, Generator, ModelFolderError, read_model_info
@@ -97,9 +98,7 @@ class AliceBot(commands.Bot):
     async def close(self) -> None:
         await super().close()
         for generator in self.generators.values():
-            close = getattr(generator, "close", None)  # the batched Generator owns a worker
-            if close is not None:
-                close()
+            close_generator(generator)
 
 
 class ShardedAliceBot(AliceBot, commands.AutoShardedBot):

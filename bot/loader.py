@@ -36,7 +36,7 @@ def open_generator(settings: Settings, model: str | None = None) -> Any:
 
 
 def close_generator(generator: Any) -> None:
-    """Stop a generator's worker, if its engine version has one."""
+    """Stop a generator's worker thread (a stand-in without `close`, as tests use, is left alone)."""
     close = getattr(generator, "close", None)
     if close is not None:
         close()
