@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +19,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from engine.modelfolder import load_model_folder
+from engine.modelfolder import BUNDLED_MODEL, load_model_folder
 from train.__main__ import main as train_main
 from train.loop import LN2
 from train.prepare import prepare_corpus
@@ -228,6 +231,25 @@ def test_eval_scores_text_with_unknown_characters(tmp_path):
         [sys.executable, "-m", "train.eval", str(tmp_path / "nowhere"), str(odd)], cwd=ROOT, capture_output=True,
         text=True, timeout=120)
     assert corrupt.returncode == 2 and "no such model folder" in run_eval_on_missing.stderr
+
+
+def test_eval_record_stores_the_score_in_the_model_config(tmp_path):
+    model = tmp_path / "alice"
+    shutil.copytree(BUNDLED_MODEL, model)
+    before = json.loads((model / "config.json").read_text(encoding="utf-8"))
+    text = tmp_path / "queen.txt"
+    text.write_text("“Off with her head!” the Queen shouted at the top of her voice.\n" * 30, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "train.eval", str(model), str(text), "--record", "--device", "cpu"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    printed = float(result.stdout.strip().splitlines()[-1].split()[1])
+    after = json.loads((model / "config.json").read_text(encoding="utf-8"))
+    entry = after["metrics"]["eval"]["queen.txt"]
+    assert entry["bpc"] == round(printed, 4)
+    assert entry["sha256"] == hashlib.sha256(text.read_bytes()).hexdigest()
+    assert entry["command"].startswith("python -m train.eval ") and "--record" in entry["command"]
+    del after["metrics"]["eval"]["queen.txt"]
+    assert after == before  # nothing else in config.json changed
 
 
 def test_bits_per_char_uses_log2():

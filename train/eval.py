@@ -10,10 +10,14 @@ import argparse
 import math
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from train.corpus import Book
 
 
-def bits_per_char(model_dir: Path, spec: str, device: str = "cpu") -> tuple[float, int]:
-    """(bits per character, characters scored) of the model in `model_dir` on book `spec`."""
+def bits_per_char(model_dir: Path, spec: str, device: str = "cpu") -> tuple[float, int, Book]:
+    """(bits per character, characters scored, the book as read) of the model in `model_dir` on `spec`."""
     import numpy as np
 
     from engine.modelfolder import load_model_folder
@@ -25,24 +29,21 @@ def bits_per_char(model_dir: Path, spec: str, device: str = "cpu") -> tuple[floa
     book = read_book(spec, lowercase=loaded.vocab.lowercase, min_chars=2)
     ids = encode_to_array(book.text, loaded.vocab).astype(np.int64)
     nats = evaluate(loaded.model, ids, loaded.device, amp=False)
-    return nats / math.log(2), len(ids) - 1
+    return nats / math.log(2), len(ids) - 1, book
 
 
-def record_score(model_dir: Path, spec: str, bpc: float, scored: int, argv: list[str]) -> None:
-    """Add this score to config.json's metrics.eval, keyed by the text's file name."""
+def record_score(model_dir: Path, book: Book, bpc: float, scored: int, argv: list[str]) -> None:
+    """Add this score to config.json's metrics.eval, keyed by the book's name (its file name)."""
     import json
     import shlex
 
     from engine.modelfolder import write_atomic
-    from train.gutenberg import resolve_source
-    from train.prepare import file_sha256
 
     path = Path(model_dir) / "config.json"
     config = json.loads(path.read_text(encoding="utf-8"))
     scores = config.setdefault("metrics", {}).setdefault("eval", {})
-    name = spec if spec.startswith("gutenberg:") else Path(spec).name
-    scores[name] = {"bpc": round(bpc, 4), "chars": scored, "sha256": file_sha256(resolve_source(spec)),
-                    "command": "python -m train.eval " + shlex.join(argv)}
+    scores[book.name] = {"bpc": round(bpc, 4), "chars": scored, "sha256": book.sha256,
+                         "command": "python -m train.eval " + shlex.join(argv)}
     write_atomic(path, json.dumps(config, ensure_ascii=False, indent=2).encode())
 
 
@@ -58,12 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     from train.gutenberg import CorpusError
 
     try:
-        bpc, scored = bits_per_char(args.model_dir, args.file, args.device)
+        bpc, scored, book = bits_per_char(args.model_dir, args.file, args.device)
     except (ModelFolderError, CorpusError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.record:
-        record_score(args.model_dir, args.file, bpc, scored, argv if argv is not None else sys.argv[1:])
+        record_score(args.model_dir, book, bpc, scored, argv if argv is not None else sys.argv[1:])
     print(f"model: {args.model_dir}")
     print(f"text: {args.file} ({scored:,} characters scored)")
     print(f"bpc: {bpc:.4f}")

@@ -87,7 +87,7 @@ def prepare_corpus(specs: list[str], lowercase: bool, min_char_count: int, val_f
     notes.append(f"{sum(len(b.text) for b in books):,} characters kept, {len(vocab)} symbols "
                  f"({rare} rare characters folded into the unknown symbol)")
     info = {
-        "name": " + ".join(spec if spec.startswith("gutenberg:") else Path(spec).name for spec in specs),
+        "name": " + ".join(book.name for book in books),
         "sha256": hashes[0] if len(hashes) == 1 else hashlib.sha256("".join(hashes).encode()).hexdigest(),
         "chars": sum(len(b.text) for b in books),
         "books": [{"name": spec, "sha256": h, "chars": len(b.text)}
