@@ -55,8 +55,8 @@ def tutorial_refeed(gen: Generator, length: int) -> float:
     with torch.inference_mode():
         for _ in range(length):
             window = torch.tensor([ids[-WINDOW:]], device=gen.loaded.device)
-            logits, _ = model(window)
-            ids.append(int(sample_next(logits[:, -1], [Sampling()], [rng.random()])[0]))
+            logits, _ = model.read(window)  # the whole window, from an empty state
+            ids.append(int(sample_next(logits, [Sampling()], [rng.random()])[0]))
     return length / (time.perf_counter() - start)
 
 
