@@ -5,19 +5,24 @@ forward pass (streams that arrive together are primed together); from then on ev
 batched forward over all active streams (continuous batching): streams join and leave at any step,
 each with its own sampling settings and its own random draws, so a stream writes the same text
 alone or among others (up to float rounding).
+
+A Generator nobody closes is closed for them: when it is garbage collected, and at interpreter exit
+(its worker is stopped and joined before Python finalizes, see `_close_all`).
 """
 
 from __future__ import annotations
 
+import atexit
 import random
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import torch
 
 from engine.batch import Batch, Request
-from engine.model import FastStep
+from engine.model import FastStep, flush_denormals
 from engine.modelfolder import LoadedModel, load_model_folder
 from engine.sampling import Sampling
 from engine.streams import AsyncStream, GeneratorClosed, Outbox, SyncStream
@@ -32,42 +37,16 @@ class Generator:
     """Holds one loaded model and streams continuations of seeds to any number of readers."""
 
     loaded: LoadedModel
-    _batch: Batch  # the worker's (see engine/batch.py)
 
     def __init__(self, model: LoadedModel | Path | str | None = None, device: str = "cpu",
                  max_seed_chars: int = DEFAULT_MAX_SEED_CHARS) -> None:
         if max_seed_chars < 1:
             raise ValueError(f"max_seed_chars must be at least 1, not {max_seed_chars}")
         self.max_seed_chars = max_seed_chars
-        self._cond = threading.Condition()
-        self._joining: list[Request] = []
-        self._live: set[Request] = set()  # joining or in the batch, not finished, not cancelled
-        self._closed = False
-        # The worker loads the model and does every torch computation itself. Why: on CPU, a
-        # second thread with an OpenMP team of its own (the caller's) makes libgomp throttle
-        # spinning, and every parallel region of the worker then pays a sleep/wake-up: measured,
-        # a 2,000-character prime takes 59 ms alone and 150-180 ms beside another team.
-        failed: list[BaseException] = []
-        ready = threading.Event()
-
-        def load() -> None:
-            try:
-                self.loaded = model if isinstance(model, LoadedModel) else \
-                    load_model_folder(None if model is None else Path(model), device)
-                self._batch = Batch(FastStep(self.loaded.model), self.loaded.vocab, self.loaded.device,
-                                    self._finished)
-            except BaseException as exc:  # handed to the caller of __init__
-                failed.append(exc)
-            finally:
-                ready.set()
-
-        self._worker = threading.Thread(target=self._serve, args=(load, ready, failed), name="alice-generator",
-                                        daemon=True)
-        self._worker.start()
-        ready.wait()
-        if failed:
-            self._worker.join()
-            raise failed[0]
+        self._worker = _Worker(model, device)
+        self.loaded = self._worker.loaded
+        # the worker never refers to this object, so dropping the last reference stops the worker
+        weakref.finalize(self, self._worker.close).atexit = False  # at exit, _close_all does it
 
     # ----- public face -----------------------------------------------------------------------
 
@@ -100,21 +79,27 @@ class Generator:
     def active_streams(self) -> int:
         """Streams started and neither finished nor cancelled."""
         with self._cond:
-            return len(self._live)
+            return len(self._worker.live)
 
     def close(self) -> None:
         """Stop the worker; streams still running end with GeneratorClosed. Safe to call twice."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify()
-        if self._worker is not threading.current_thread():
-            self._worker.join()
+        self._worker.close()
 
     def __enter__(self) -> Generator:
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+    @property
+    def _batch(self) -> Batch:
+        """The worker's batch (tests look at its rows and wrap its model step)."""
+        return self._worker.batch
+
+    @property
+    def _cond(self) -> threading.Condition:
+        """The lock the worker and readers share (a test holds it to make streams arrive together)."""
+        return self._worker.cond
 
     # ----- readers' side -----------------------------------------------------------------------
 
@@ -128,66 +113,150 @@ class Generator:
 
         def start(wake: Callable[[], None]) -> Request:
             request = Request(ids, length, settings, random.Random(rng_seed), Outbox(wake))
-            self._join(request)
+            self._worker.join(request)
             return request
         return start
 
-    def _join(self, request: Request) -> None:
-        with self._cond:
-            if self._closed:
+    def _leave(self, request: Request) -> None:
+        """A reader is done with its stream: free the slot now (the worker skips the row from its next step)."""
+        self._worker.leave(request)
+
+
+class _Worker:
+    """The worker thread and what it shares with the readers. Kept apart from the Generator so that the
+    thread holds no reference to it: a Generator dropped without `close` is collected, and stops this."""
+
+    loaded: LoadedModel
+    batch: Batch  # touched by the worker thread only (see engine/batch.py)
+
+    def __init__(self, model: LoadedModel | Path | str | None, device: str) -> None:
+        self.cond = threading.Condition()
+        self.joining: list[Request] = []
+        self.live: set[Request] = set()  # joining or in the batch, not finished, not cancelled
+        self.closed = False
+        # The worker loads the model and does every torch computation itself. Why: on CPU, a
+        # second thread with an OpenMP team of its own (the caller's) makes libgomp throttle
+        # spinning, and every parallel region of the worker then pays a sleep/wake-up: measured,
+        # a 2,000-character prime takes 59 ms alone and 150-180 ms beside another team.
+        failed: list[BaseException] = []
+        ready = threading.Event()
+        self.thread = threading.Thread(target=self._serve, args=(model, device, ready, failed),
+                                       name="alice-generator", daemon=True)
+        with _workers_lock:
+            _workers.add(self)
+        self.thread.start()
+        try:
+            ready.wait()
+        except BaseException:  # Ctrl-C while loading: the worker stops once the model is in
+            self.close(wait=False)
+            raise
+        if failed:
+            self.thread.join()
+            raise failed[0]
+
+    def close(self, wait: bool = True) -> None:
+        """Stop the thread (streams still running end with GeneratorClosed) and, with `wait`, join it."""
+        with self.cond:
+            self.closed = True
+            self.cond.notify()
+        if wait and self.thread is not threading.current_thread():
+            self.thread.join()
+
+    def join(self, request: Request) -> None:
+        """A stream's first read: its request enters the batch at the worker's next step."""
+        with self.cond:
+            if self.closed:
                 raise GeneratorClosed("this Generator is closed")
             if request.length == 0:
                 request.outbox.put(done=True)
                 return
-            self._live.add(request)
-            self._joining.append(request)
-            self._cond.notify()
+            self.live.add(request)
+            self.joining.append(request)
+            self.cond.notify()
 
-    def _leave(self, request: Request) -> None:
-        """A reader is done with its stream: free the slot now (the worker skips the row from its next step)."""
+    def leave(self, request: Request) -> None:
+        """A reader let go of its stream: it stops counting now, its row goes at the next step."""
         request.cancelled = True
-        self._batch.cancelled = True  # after the request's flag: the worker looks at the flags once it sees this
-        self._finished(request)
+        self.batch.cancelled = True  # after the request's flag: the worker looks at the flags once it sees this
+        self.finished(request)
         request.outbox.put(done=True)  # wakes a reader blocked in another thread
 
-    # ----- worker thread -----------------------------------------------------------------------
+    def finished(self, request: Request) -> None:
+        """The stream no longer counts as active (it ended, failed or its reader left)."""
+        with self.cond:
+            self.live.discard(request)
 
-    def _serve(self, load: Callable[[], None], ready: threading.Event, failed: list[BaseException]) -> None:
-        load()
-        if failed:
-            return
-        batch = self._batch
+    # ----- the worker thread -------------------------------------------------------------------
+
+    def _serve(self, model: LoadedModel | Path | str | None, device: str, ready: threading.Event,
+               failed: list[BaseException]) -> None:
+        try:
+            if self._load(model, device, ready, failed):
+                self._run()
+        finally:
+            with _workers_lock:
+                _workers.discard(self)
+
+    def _load(self, model: LoadedModel | Path | str | None, device: str, ready: threading.Event,
+              failed: list[BaseException]) -> bool:
+        """Load the model and build the batch; an error is handed to the Generator's caller."""
+        try:
+            self.loaded = model if isinstance(model, LoadedModel) else \
+                load_model_folder(None if model is None else Path(model), device)
+            flush_denormals()  # this thread runs every step (a model loaded elsewhere set it there)
+            self.batch = Batch(FastStep(self.loaded.model), self.loaded.vocab, self.loaded.device, self.finished)
+        except BaseException as exc:
+            failed.append(exc)
+            with self.cond:
+                self.closed = True
+        finally:
+            ready.set()
+        return not failed
+
+    def _run(self) -> None:
         ending: BaseException = GeneratorClosed("the Generator was closed")
         try:
             with torch.inference_mode():
-                self._loop(batch)
+                self._loop()
         except BaseException as exc:  # a bug in the worker itself: readers must not wait forever
             ending = exc
             raise
         finally:
-            with self._cond:
-                self._closed = True
-                batch.fail(self._joining, ending)
-                self._joining = []
+            with self.cond:
+                self.closed = True
+                self.batch.fail(self.joining, ending)
+                self.joining = []
 
-    def _loop(self, batch: Batch) -> None:
+    def _loop(self) -> None:
+        batch = self.batch
         while True:
-            with self._cond:
-                while not (self._joining or batch.rows or self._closed):
-                    self._cond.wait()
-                if self._closed:
+            with self.cond:
+                while not (self.joining or batch.rows or self.closed):
+                    self.cond.wait()
+                if self.closed:
                     return
-                joining, self._joining = self._joining, []
+                joining, self.joining = self.joining, []
             try:
                 batch.admit(joining)
                 batch.step()
             except Exception as exc:  # a failed step (out of memory, ...) fails its streams, not the Generator
                 batch.fail(joining, exc)
 
-    def _finished(self, request: Request) -> None:
-        """The stream no longer counts as active (it ended, failed or its reader left)."""
-        with self._cond:
-            self._live.discard(request)
+
+# Workers whose thread may still run. Why they are joined at exit: Python ends a daemon thread that
+# wakes up during finalization with pthread_exit, and when that thread is inside a torch call (GIL
+# released) the unwinding reaches torch's noexcept C++ frames: std::terminate, SIGABRT, exit 134.
+_workers: set[_Worker] = set()
+_workers_lock = threading.Lock()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Stop and join every worker before the interpreter finalizes (atexit runs before that)."""
+    with _workers_lock:
+        workers = list(_workers)
+    for worker in workers:
+        worker.close()
 
 
 def _resolve(sampling: Sampling | None, temperature: float | None, top_k: int | None,

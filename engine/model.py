@@ -36,6 +36,13 @@ class ModelConfig:
         return cls(**data)
 
 
+def flush_denormals() -> None:
+    """Treat denormal floats as zero in this thread's CPU math. An LSTM's cell state decays toward
+    zero on long text, and x86 CPUs compute on denormals many times slower: the library model
+    scored 20,000 characters in 82 s without this and 24 s with it (same bits/char to 1e-12)."""
+    torch.set_flush_denormal(True)
+
+
 class CharLSTM(nn.Module):
     """Character language model. `forward` runs whole sequences; `step` one character."""
 

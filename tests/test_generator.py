@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import statistics
 import threading
 import time
@@ -284,6 +285,20 @@ def test_closing_the_generator_ends_its_streams(loaded):
         with pytest.raises(GeneratorClosed):
             own.generate("alice", 10)
     assert own.active_streams == 0
+
+
+def test_a_dropped_generator_stops_its_worker_once_its_last_stream_goes(loaded):
+    before = set(threading.enumerate())
+    dropped = Generator(loaded)
+    (worker,) = set(threading.enumerate()) - before
+    stream = dropped.stream("alice", 100_000)
+    next(stream)
+    del dropped
+    assert next(stream)  # a stream keeps its Generator going
+    del stream
+    gc.collect()
+    worker.join(timeout=10)
+    assert not worker.is_alive()
 
 
 def test_auto_device_is_the_gpu_when_there_is_one(loaded):
