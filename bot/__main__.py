@@ -15,8 +15,7 @@ from bot.settings import Settings, SettingsError, add_setting_options, load_sett
 SETTING_FLAGS = {  # setting -> its option and metavar; defaults and help come from bot/settings.py
     "model": "--model DIR",
     "device": "--device DEVICE",
-    "length": "--len N",
-    "max_length": "--max-length N",
+    "length": "--len N",  # any length: ALICE_MAX_LENGTH caps Discord's replies only
     "temperature": "--temp T",
     "top_k": "--top-k K",
     "top_p": "--top-p P",
@@ -52,16 +51,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def resolve_settings(args: argparse.Namespace) -> Settings:
-    """Environment / .env first (errors name the variable), then each option given (errors name it)."""
+    """Environment / .env first (errors name the variable), then each option given (errors name the
+    option and its value: `--len 0: must be a positive number of characters`)."""
     settings = load_settings()
     for name, spec in SETTING_FLAGS.items():
         value, flag = getattr(args, name), spec.split()[0]
         if value is not None:
             try:
-                settings.with_overrides(**{name: value})
+                settings = settings.with_overrides(**{name: value})
             except SettingsError as exc:
-                raise SettingsError(f"{flag} {value}: {exc}") from None
-    return settings.with_overrides(**{name: getattr(args, name) for name in SETTING_FLAGS})
+                raise SettingsError(f"{flag} {_as_typed(value)}: {exc.rule}") from None
+    return settings
+
+
+def _as_typed(value: object) -> str:
+    """A parsed option value as the user most likely typed it (--temp 20, not 20.0)."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from functools import partial
 
@@ -15,15 +16,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.reply import MESSAGE_LIMIT, NO_MENTIONS, plain, render, room_for_text, stream_into
+from bot.reply import MESSAGE_LIMIT, NO_MENTIONS, REQUEST_ERRORS, describe, plain, render, room_for_text, stream_into
 from bot.settings import Settings
-from engine import Generator, Sampling, recorded_bpc, recorded_corpus
+from engine import Generator, Sampling, recorded_base, recorded_bpc, recorded_corpus
 
 log = logging.getLogger(__name__)
 
 MAIN_MODEL = "alice"  # the command that serves ALICE_MODEL (or the bundled book)
 BUILTIN_COMMANDS = frozenset({MAIN_MODEL, "models", "sync", "help"})
 MAX_USER_TEMPERATURE = 2.0
+TYPING_EVERY = 8.0  # seconds; Discord shows "typing…" for about 10 s after each request
 # `--temp 0.5`, `--len=400`; phones often turn `--` into an em dash, so that counts too
 _OPTION = re.compile(r"(?:--|\u2014)(temp|temperature|len|length)(?:=|\s+)(\S+)(?:\s+|$)")
 DESCRIBE = {
@@ -49,6 +51,32 @@ def parse_options(text: str) -> tuple[str, float | None, int | None]:
             raise commands.BadArgument(f"--{name} needs a number, not {plain(value)}.") from None
         rest = rest[match.end():]
     return rest, temperature, length
+
+
+async def keep_typing(channel: discord.abc.Messageable) -> None:
+    """Show "typing…" in `channel` until cancelled. Decoration only: the first failure (no
+    permission, Discord trouble) is logged and ends the indicator, never the reply."""
+    while True:
+        try:
+            await channel.typing()  # one request, unlike `async with`, whose failure would end the command
+        except REQUEST_ERRORS as exc:
+            log.warning("typing indicator failed (%s); writing on without it", describe(exc))
+            return
+        await asyncio.sleep(TYPING_EVERY)
+
+
+@contextlib.asynccontextmanager
+async def typing_while(ctx: commands.Context) -> AsyncIterator[None]:
+    """Show "typing…" for a text command while the body runs, in the background so that it never
+    delays or stops the body; nothing for a slash command, whose reply is its own "working" sign."""
+    if ctx.interaction is not None:
+        yield
+        return
+    typing = asyncio.create_task(keep_typing(ctx.channel))
+    try:
+        yield
+    finally:
+        typing.cancel()
 
 
 class Gate:
@@ -124,9 +152,7 @@ class AliceCog(commands.Cog, name="Alice"):
         with self.gate.slot(ctx.author.id, server):
             show = partial(render, seed)
             message = await ctx.reply(show("", False), allowed_mentions=NO_MENTIONS, mention_author=False)
-            # a slash command's reply is its own "working" sign; typing is for text channels
-            typing = ctx.channel.typing() if ctx.interaction is None else contextlib.nullcontext()
-            async with typing:
+            async with typing_while(ctx):
                 chunks = self.generators[model].astream(
                     seed, length, sampling=replace(self.sampling, temperature=temperature))
                 await stream_into(message, chunks, show, self.settings.edit_interval,
@@ -152,7 +178,7 @@ class AliceCog(commands.Cog, name="Alice"):
             original = getattr(error, "original", error)
             log.error("command %s failed", ctx.command, exc_info=original)
             answer = "Sorry, something went wrong while writing; the error is in the bot's log."
-        with contextlib.suppress(discord.HTTPException):
+        with contextlib.suppress(*REQUEST_ERRORS):  # Discord trouble: nothing more to say it with
             await ctx.send(answer, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
@@ -165,7 +191,9 @@ def describe_model(config: dict) -> str:
     """'wonderland.txt, 1.920 bits/char' (or 'not measured' for a placeholder model)."""
     bpc = recorded_bpc(config)
     quality = "bits/char not measured" if bpc is None else f"{bpc:.3f} bits/char"
-    return f"{plain(corpus_name(config))}, {quality}"
+    base = recorded_base(config)
+    lineage = f", fine-tuned from {plain(base)}" if base else ""
+    return f"{plain(corpus_name(config))}, {quality}{lineage}"
 
 
 def model_command(cog: AliceCog, name: str) -> commands.HybridCommand:

@@ -24,7 +24,7 @@ from discord.gateway import DiscordWebSocket
 from bot.cog import BUILTIN_COMMANDS, MAIN_MODEL, AliceCog, model_command
 from bot.loader import close_generator
 from bot.reply import NO_MENTIONS
-from bot.settings import Settings, SettingsError, add_setting_options, load_settings
+from bot.settings import Settings, SettingsError, add_setting_options, checked_for_discord, load_settings
 from engine import BUNDLED_MODEL, Generator, ModelFolderError, read_model_info
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     overrides = {name: getattr(args, name) for name in SETTING_NAMES}
     try:
-        settings = load_settings(dotenv=args.env_file, **overrides)
+        settings = checked_for_discord(load_settings(dotenv=args.env_file, **overrides))
         token = settings.discord_token.strip()
         if not token:
             return fail("DISCORD_TOKEN is not set: put the bot's token in .env or the environment "

@@ -109,12 +109,12 @@ class Repl:
         try:
             value = kind(arg)
         except ValueError:
-            self.say(f"/{command} needs {'a whole number' if kind is int else 'a number'}, not {arg!r}")
+            self.say(f"/{command} {arg}: must be {'a whole number' if kind is int else 'a number'}")
             return
         try:
             self.settings = self.settings.with_overrides(**{field: value})
         except SettingsError as exc:
-            self.say(f"/{command} {arg}: {_rule(exc, self.settings)}")
+            self.say(f"/{command} {arg}: {exc.rule}")
             return
         self.say(f"{field.replace('_', ' ')} = {value}")
 
@@ -134,7 +134,7 @@ class Repl:
 
     def _cmd_greedy(self, arg: str) -> None:
         if arg.lower() not in ("on", "off"):
-            self.say(f"/greedy needs on or off, not {arg!r}" if arg else
+            self.say(f"/greedy {arg}: must be on or off" if arg else
                      f"greedy is {'on' if self.settings.temperature == 0 else 'off'}")
             return
         temperature = 0.0 if arg.lower() == "on" else self._warm_temperature
@@ -148,7 +148,7 @@ class Repl:
             self.rng_seed = int(arg)
         else:
             self.say(f"random seed is {self.rng_seed if self.rng_seed is not None else 'off'}" if not arg
-                     else f"/seed needs a whole number or off, not {arg!r}")
+                     else f"/seed {arg}: must be a whole number or off")
             return
         self.say(f"random seed = {self.rng_seed if self.rng_seed is not None else 'off'}")
 
@@ -198,21 +198,11 @@ def describe_model(loaded: Any) -> str:
         ("model", name),
         ("folder", str(loaded.path)),
         ("corpus", engine.recorded_corpus(config) or "unknown"),
+        ("fine-tuned from", engine.recorded_base(config) or "nothing (trained from scratch)"),
         ("vocabulary", f"{len(loaded.vocab)} characters"),
         ("val bits/char", "not measured" if bpc is None else f"{bpc:.3f}"),
         ("parameters", f"{params:,}"),
         ("device", str(loaded.device)),
     ]
-    return "\n".join(f"  {key.ljust(14)}{value}" for key, value in rows)
+    return "\n".join(f"  {key.ljust(16)}{value}" for key, value in rows)
 
-
-def _rule(exc: SettingsError, settings: Settings) -> str:
-    """A settings rule in words for the REPL (the messages name environment variables)."""
-    names = {"ALICE_LENGTH": "the length", "ALICE_MAX_LENGTH": "the largest length",
-             "ALICE_TEMPERATURE": "the temperature", "ALICE_TOP_K": "top-k", "ALICE_TOP_P": "top-p"}
-    text = str(exc)
-    if text.startswith("ALICE_MAX_LENGTH must be at least"):
-        return f"the length must be at most {settings.max_length} (ALICE_MAX_LENGTH)"
-    for env, words in names.items():
-        text = text.replace(env, words) if text.startswith(env + " ") else text
-    return text

@@ -1,8 +1,10 @@
 """The streaming reply: one Discord message that grows as the model writes.
 
 `render` turns (seed, continuation) into safe message text under Discord's 2,000-character
-limit; `stream_into` edits a message as chunks arrive, at most once per interval, and always
-ends with one final edit holding the whole text.
+limit; `stream_into` edits a message as chunks arrive, at most once per interval, and ends with
+one final edit holding the whole text. Whatever fails on the way, the cursor never stays: a lost
+frame is caught up by the next one, and a final edit Discord keeps refusing is replaced by a note
+in place of the cursor or by the whole text as a new message.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
 
+import aiohttp
 import discord
 
 log = logging.getLogger(__name__)
@@ -24,6 +28,24 @@ ELLIPSIS = "\u2026"
 NO_MENTIONS = discord.AllowedMentions.none()
 MAX_SLOWDOWN = 8  # a rate-limited reply edits at most this many times slower than asked
 FINAL_TRIES = 5
+FINAL_PATIENCE = 60.0  # seconds of retrying the final edit (discord.py retries each 5xx for 25 s itself)
+STOPPED = f"{ELLIPSIS} (stopped: Discord error)"  # in place of the cursor when Discord refused the rest
+STOPPED_WRITING = f"{ELLIPSIS} (stopped: error while writing)"  # ... when the generation failed
+# how a request to Discord fails: an HTTP error answer, or the connection under it
+REQUEST_ERRORS = (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, OSError, asyncio.TimeoutError)
+
+
+def describe(error: BaseException) -> str:
+    """A failed request in a few words for the log: no URL (an interaction's has its token)."""
+    if isinstance(error, discord.HTTPException):
+        return f"HTTP {error.status}, Discord code {error.code}" if error.code else f"HTTP {error.status}"
+    return type(error).__name__
+
+
+def may_pass(error: BaseException) -> bool:
+    """Whether the same request may succeed later: server trouble, a rate limit, a lost connection;
+    not a 4xx, which Discord would answer again."""
+    return not isinstance(error, discord.HTTPException) or error.status >= 500 or error.status == 429
 
 
 def plain(text: str) -> str:
@@ -48,10 +70,10 @@ def room_for_text(seed: str) -> int:
     return MESSAGE_LIMIT - len(seed_part(seed)) - len(CURSOR) - len(ELLIPSIS)
 
 
-def render(seed: str, text: str, done: bool) -> str:
-    """Message content for `seed` followed by `text`; a cursor while not `done`."""
+def render(seed: str, text: str, done: bool, note: str = "") -> str:
+    """Message content for `seed` followed by `text`; a cursor while not `done`, `note` in its place."""
     head, body = seed_part(seed), plain(text)
-    tail = "" if done else CURSOR
+    tail = note or ("" if done else CURSOR)
     room = MESSAGE_LIMIT - len(head) - len(tail)
     if len(body) > room:  # only when escaping grew the text past what was budgeted
         body = body[: room - len(ELLIPSIS)].rstrip("\\") + ELLIPSIS
@@ -59,13 +81,20 @@ def render(seed: str, text: str, done: bool) -> str:
     return content if content.strip() else ELLIPSIS  # Discord refuses empty content
 
 
+class Renderer(Protocol):
+    """`render` with the seed filled in."""
+
+    def __call__(self, text: str, done: bool, note: str = "") -> str: ...
+
+
 class _Stream:
     """Edit state of one reply: what is written, what is shown, when the next edit may go."""
 
-    def __init__(self, message: discord.Message, render: Callable[[str, bool], str], interval: float) -> None:
+    def __init__(self, message: discord.Message, render: Renderer, interval: float) -> None:
         self.message, self.render = message, render
         self.base_interval = self.interval = interval
         self.text = ""
+        self.shown = ""  # the text of the last frame Discord accepted
         self.wake = asyncio.Event()  # set on every new chunk and at the end
         self.finished = asyncio.Event()
         self.next_edit = time.monotonic() + interval  # the reply itself was the first send
@@ -82,9 +111,9 @@ class _Stream:
         started = time.monotonic()
         try:
             await self.message.edit(content=content, allowed_mentions=NO_MENTIONS)
-        except discord.HTTPException as exc:
-            # a 429 discord.py gave up on, or a 5xx: this frame is lost, the next comes later
-            log.warning("edit of a streaming reply failed (HTTP %s); slowing down", exc.status)
+        except REQUEST_ERRORS as exc:
+            # a 429 discord.py gave up on, a 5xx, a dropped connection: the next edit comes later
+            log.warning("edit of a streaming reply failed (%s); slowing down", describe(exc))
             self.slow_down()
             raise
         else:
@@ -107,39 +136,79 @@ class _Stream:
             self.wake.clear()
             if self.finished.is_set():
                 return
-            with contextlib.suppress(discord.HTTPException):  # a lost frame: the next edit catches up
-                await self.edit(self.render(self.text, False))
+            text = self.text
+            with contextlib.suppress(*REQUEST_ERRORS):  # a lost frame: the next edit catches up
+                await self.edit(self.render(text, False))
+                self.shown = text
 
-    async def final_edit(self, resend: Callable[[str], Awaitable[object]] | None) -> None:
-        content = self.render(self.text, True)
-        for attempt in range(FINAL_TRIES):
-            await asyncio.sleep(max(0.0, self.next_edit - time.monotonic()))  # the final edit is throttled too
-            try:
-                await self.edit(content)
-                return
-            except (discord.NotFound, discord.Forbidden):
-                break  # the reply is gone: editing again cannot help
-            except discord.HTTPException:
-                log.warning("final edit failed (try %d of %d)", attempt + 1, FINAL_TRIES)
-        if resend is not None:
-            await resend(content)
+    async def try_edit(self, content: str) -> BaseException | None:
+        """One edit once the throttle allows (the last edits are throttled too); its error, or None."""
+        await asyncio.sleep(max(0.0, self.next_edit - time.monotonic()))
+        try:
+            await self.edit(content)
+        except REQUEST_ERRORS as exc:
+            return exc
+        return None
+
+    async def final_edit(self, content: str) -> BaseException | None:
+        """Edit in `content`, trying again while that may help; None once shown, else the last error."""
+        deadline = time.monotonic() + FINAL_PATIENCE
+        error: BaseException | None = None
+        for _ in range(FINAL_TRIES):
+            error = await self.try_edit(content)
+            if error is None or not may_pass(error) or time.monotonic() > deadline:
+                break
+        return error
+
+    async def end(self, resend: Callable[[str], Awaitable[object]] | None, note: str = "") -> None:
+        """Show the whole text (with `note`, if any); failing that, a note in place of the cursor;
+        failing that (or if the reply is gone), the whole text as a new message through `resend`."""
+        content = self.render(self.text, True, note)
+        error = await self.final_edit(content)
+        if error is None:
+            return
+        failed = f"the final edit of reply {self.message.id} failed ({describe(error)})"
+        gone = isinstance(error, (discord.NotFound, discord.Forbidden))  # deleted, or no longer ours to edit
+        if not gone and await self.try_edit(self.render(self.shown, True, note or STOPPED)) is None:
+            log.error("%s; it ends with a note instead", failed)
+        elif resend is not None and await try_send(resend, content):
+            # a reply deleted while it was being written is no fault of the bot's
+            level = logging.WARNING if isinstance(error, discord.NotFound) else logging.ERROR
+            log.log(level, "%s; its text went out as a new message", failed)
+        else:
+            log.error("%s; it could not be ended: the cursor stays", failed)
 
 
-async def stream_into(message: discord.Message, chunks: AsyncIterator[str], render: Callable[[str, bool], str],
+async def try_send(send: Callable[[str], Awaitable[object]], content: str) -> bool:
+    """Post `content` as a new message; False (logged) if Discord refused it."""
+    try:
+        await send(content)
+    except REQUEST_ERRORS as exc:
+        log.warning("posting a reply's text as a new message failed (%s)", describe(exc))
+        return False
+    return True
+
+
+async def stream_into(message: discord.Message, chunks: AsyncIterator[str], render: Renderer,
                       interval: float, resend: Callable[[str], Awaitable[object]] | None = None) -> str:
-    """Append `chunks` to `message` (via `render(text, done)`), editing at most once per `interval`
-    seconds (slower after rate limits), then one final edit with everything; if that edit keeps
-    failing, `resend` posts the final content as a new message. Returns the generated text."""
+    """Append `chunks` to `message` (via `render(text, done, note)`), editing at most once per
+    `interval` seconds (slower after rate limits and errors), then one final edit with everything
+    (see `_Stream.end` for when Discord refuses it; `resend` posts a new message). A failed
+    generation ends with a note and raises. Returns the generated text."""
     stream = _Stream(message, render, interval)
     editor = asyncio.create_task(stream.edit_loop())
+    note = ""
     try:
         async for chunk in chunks:
             stream.add(chunk)
+    except Exception:
+        note = STOPPED_WRITING  # the text so far is all there will be: the reply says so
+        raise
     finally:
         stream.finish()
         aclose = getattr(chunks, "aclose", None)
         if aclose is not None:  # a failed reply frees the engine's stream at once
             await aclose()
         await editor  # an edit in flight lands before the final one, never after it
-        await stream.final_edit(resend)
+        await stream.end(resend, note)
     return stream.text

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,12 @@ from dotenv import dotenv_values
 
 
 class SettingsError(ValueError):
-    """A setting has a value that cannot be used; the message names the variable."""
+    """A setting has a value that cannot be used. The message names the variable; `rule` says what the
+    value must be without naming anything, for a front end to name what the user typed (--len 0, /len 0)."""
+
+    def __init__(self, message: str, rule: str = "") -> None:
+        super().__init__(message)
+        self.rule = rule or message
 
 
 def _setting(default: Any, env: str, help: str) -> Any:
@@ -33,7 +38,8 @@ class Settings:
                                "folder of model folders; each becomes its own Discord command (!holmes ...)")
     device: str = _setting("auto", "ALICE_DEVICE", "where generation runs: auto (cuda if present), cpu, cuda")
     length: int = _setting(400, "ALICE_LENGTH", "characters generated per request by default")
-    max_length: int = _setting(1500, "ALICE_MAX_LENGTH", "largest length a user may ask for")
+    max_length: int = _setting(1500, "ALICE_MAX_LENGTH",
+                               "largest length a Discord user may ask for (the terminal has no cap)")
     temperature: float = _setting(0.8, "ALICE_TEMPERATURE", "sampling temperature; 0 = greedy, < 1 safer, > 1 wilder")
     top_k: int = _setting(0, "ALICE_TOP_K", "sample only from the k likeliest characters; 0 = off")
     top_p: float = _setting(0.95, "ALICE_TOP_P", "sample from the smallest set reaching this probability; 1 = off")
@@ -51,9 +57,12 @@ class Settings:
                                    "empty = one connection; a number or 'auto' = AutoShardedBot")
 
     def with_overrides(self, **overrides: Any) -> Settings:
-        """A copy with the given (command-line) values; None means 'not given'."""
+        """A copy with the given (command-line) values; None means 'not given'. A value breaking its
+        setting's rule raises SettingsError."""
         given = {k: v for k, v in overrides.items() if v is not None}
-        return _validated(replace(self, **given))
+        for name, value in given.items():
+            _check(name, value)
+        return replace(self, **given)
 
 
 def add_setting_options(parser: argparse.ArgumentParser, flags: Mapping[str, str]) -> None:
@@ -93,24 +102,35 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | str |
             values[f.name] = kind(raw.strip())
         except ValueError:
             raise SettingsError(f"{env}={raw!r} is not a valid {kind.__name__}") from None
+        _check(f.name, values[f.name])
     return Settings(**values).with_overrides(**overrides)
 
 
-def _validated(s: Settings) -> Settings:
-    checks = [
-        (s.length > 0, "ALICE_LENGTH must be a positive number of characters"),
-        (s.max_length >= s.length, "ALICE_MAX_LENGTH must be at least ALICE_LENGTH"),
-        (0 <= s.temperature <= 10, "ALICE_TEMPERATURE must be between 0 and 10"),
-        (s.top_k >= 0, "ALICE_TOP_K must be 0 (off) or positive"),
-        (0 < s.top_p <= 1, "ALICE_TOP_P must be in (0, 1]"),
-        (s.max_seed_chars > 0, "ALICE_MAX_SEED_CHARS must be positive"),
-        (s.edit_interval >= 0, "ALICE_EDIT_INTERVAL must not be negative"),
-        (s.cooldown >= 0, "ALICE_COOLDOWN must not be negative"),
-        (s.guild_concurrency > 0, "ALICE_GUILD_CONCURRENCY must be positive"),
-        (s.device in ("auto", "cpu", "cuda") or s.device.startswith("cuda:"),
-         "ALICE_DEVICE must be auto, cpu or cuda"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise SettingsError(message)
-    return s
+def checked_for_discord(settings: Settings) -> Settings:
+    """The Discord bot's own rule: its default length is one a user may ask for (the cap exists for
+    Discord's 2,000-character messages; the terminal has none)."""
+    if settings.length > settings.max_length:
+        raise SettingsError(f"ALICE_LENGTH ({settings.length}) must be at most ALICE_MAX_LENGTH "
+                            f"({settings.max_length}), the largest length a Discord user may ask for")
+    return settings
+
+
+_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {  # setting: (test of a value, the rule in words)
+    "length": (lambda v: v > 0, "must be a positive number of characters"),
+    "max_length": (lambda v: v > 0, "must be a positive number of characters"),
+    "temperature": (lambda v: 0 <= v <= 10, "must be between 0 and 10"),
+    "top_k": (lambda v: v >= 0, "must be 0 (off) or positive"),
+    "top_p": (lambda v: 0 < v <= 1, "must be in (0, 1]"),
+    "max_seed_chars": (lambda v: v > 0, "must be positive"),
+    "edit_interval": (lambda v: v >= 0, "must not be negative"),
+    "cooldown": (lambda v: v >= 0, "must not be negative"),
+    "guild_concurrency": (lambda v: v > 0, "must be positive"),
+    "device": (lambda v: v in ("auto", "cpu", "cuda") or v.startswith("cuda:"), "must be auto, cpu or cuda"),
+}
+
+
+def _check(name: str, value: Any) -> None:
+    """Raise SettingsError if `value` breaks setting `name`'s rule (settings without one take anything)."""
+    test, rule = _RULES.get(name, (lambda v: True, ""))
+    if not test(value):
+        raise SettingsError(f"{env_names()[name]} {rule}", rule)

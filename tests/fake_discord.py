@@ -1,6 +1,6 @@
 """A small fake Discord on 127.0.0.1: REST under /api/v10 and a gateway websocket, for the real
-discord.py client. It records every REST call, can answer PATCHes with rate limits, and pushes
-MESSAGE_CREATE / INTERACTION_CREATE events to the bot.
+discord.py client. It records every REST call, can be told to fail chosen routes (`fail`), and
+pushes MESSAGE_CREATE / INTERACTION_CREATE events to the bot.
 
 Only what alice's bot touches is implemented; anything else answers 404 (and is recorded), so a
 test that hits something new fails loudly rather than hanging.
@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -26,6 +27,9 @@ GUILD_ID, CHANNEL_ID = 1100000000000000010, 1100000000000000011
 USER_ID, OTHER_USER_ID, OTHER_BOT_ID = 1100000000000000020, 1100000000000000021, 1100000000000000022
 TIMESTAMP = "2024-01-01T00:00:00+00:00"
 PERMISSIONS = str((1 << 41) - 1)
+DROP = 0  # an injected "status" that closes the connection without any answer
+ERROR_CODES = {403: 50013, 404: 10008}  # Discord's JSON codes: Missing Permissions, Unknown Message
+MESSAGE_ROUTE = r"/channels/\d+/messages/\d+"  # edits of a channel message, for `fail`
 
 
 def user(user_id: int, name: str, bot: bool = False) -> dict:
@@ -51,6 +55,34 @@ def rate_limited(retry_after: float, via: bool = True) -> web.Response:
                           "global": False}, 429, headers)
 
 
+def error(status: int) -> web.Response:
+    """Discord's answer to a refused request: its JSON error body with `status`."""
+    return json_response({"message": f"{status}: {HTTPStatus(status).phrase}",
+                          "code": ERROR_CODES.get(status, 0)}, status)
+
+
+Answer = int | Callable[[], web.Response]  # a status (or DROP), or a whole response
+
+
+@dataclass
+class Failure:
+    """The next requests to `path` (a regex) by `method` whose JSON body passes `when` get
+    `answers`, one each, before the route answers normally again."""
+
+    method: str
+    path: str
+    answers: list[Answer]
+    when: Callable[[Any], bool] | None = None
+
+    def take(self, call: Call) -> Answer | None:
+        """This rule's next answer for `call`, or None when it does not apply (or is used up)."""
+        if not self.answers or call.method != self.method or not re.fullmatch(self.path, call.path):
+            return None
+        if self.when is not None and not self.when(call.body):
+            return None
+        return self.answers.pop(0)
+
+
 @dataclass
 class Call:
     """One REST request as the fake saw it."""
@@ -68,7 +100,7 @@ class FakeDiscord:
     close_code_on_identify: int | None = None  # e.g. 4014: privileged intent not enabled
     calls: list[Call] = field(default_factory=list)
     identifies: list[dict] = field(default_factory=list)
-    patch_responses: list[Callable[[], web.Response]] = field(default_factory=list)  # next PATCHes
+    failures: list[Failure] = field(default_factory=list)  # see `fail`
     messages: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -107,6 +139,15 @@ class FakeDiscord:
     def gateway_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/gateway"
 
+    def fail(self, route: str, *answers: Answer, when: Callable[[Any], bool] | None = None) -> Failure:
+        """Answer the next requests to `route` ("PATCH /channels/\\d+/messages/\\d+": a method, then a
+        regex on the path after /api/v10) with `answers` instead, one each: status codes (with
+        Discord's error bodies), DROP, or response factories. `when(body)` narrows which requests."""
+        method, path = route.split(" ", 1)
+        failure = Failure(method, path, list(answers), when)
+        self.failures.append(failure)
+        return failure
+
     # ---- what tests ask --------------------------------------------------------------------
     def requests(self, method: str, pattern: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and re.fullmatch(pattern, c.path)]
@@ -125,7 +166,9 @@ class FakeDiscord:
         return [c.body for c in self.calls if c.method in ("POST", "PATCH") and re.fullmatch(routes, c.path)
                 and isinstance(c.body, dict)]
 
-    async def wait_until(self, condition: Callable[[], Any], timeout: float = 20.0) -> Any:
+    async def wait_until(self, condition: Callable[[], Any], timeout: float = 60.0) -> Any:
+        """`condition()` once it is true; fails after `timeout` seconds, generous because on a busy
+        machine the model itself may write only ~15 characters a second."""
         deadline = time.monotonic() + timeout
         while not (result := condition()):
             if time.monotonic() > deadline:
@@ -214,7 +257,15 @@ class FakeDiscord:
         body = await request.json() if request.can_read_body and request.content_type == "application/json" else None
         call = Call(request.method, path, body, time.monotonic())
         self.calls.append(call)
-        response = self._answer(request, call)
+        injected = next((a for f in self.failures if (a := f.take(call)) is not None), None)
+        if injected == DROP:
+            call.status = DROP
+            request.transport.close()  # the client sees the server disconnect mid-request
+            return web.Response(status=204)
+        if injected is not None:
+            response = error(injected) if isinstance(injected, int) else injected()
+        else:
+            response = self._answer(request, call)
         call.status = response.status
         return response
 
@@ -223,8 +274,6 @@ class FakeDiscord:
         if not path.startswith(("/webhooks/", "/interactions/")) and \
                 request.headers.get("Authorization") != f"Bot {TOKEN}":
             return json_response({"message": "401: Unauthorized", "code": 0}, 401)
-        if method == "PATCH" and self.patch_responses:
-            return self.patch_responses.pop(0)()
         if (method, path) == ("GET", "/users/@me"):
             return json_response(user(BOT_ID, "Alice", bot=True))
         if (method, path) == ("GET", "/oauth2/applications/@me"):

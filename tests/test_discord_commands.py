@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -30,7 +31,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("models")
     shutil.copytree(BUNDLED_MODEL, root / "holmes")
     config = json.loads((root / "holmes" / "config.json").read_text())
-    config.update(corpus={"name": "gutenberg:1661"}, metrics={"best_val_bpc": 1.234})
+    config.update(corpus={"name": "gutenberg:1661"}, metrics={"best_val_bpc": 1.234}, base=None)
     (root / "holmes" / "config.json").write_text(json.dumps(config))
     shutil.copytree(BUNDLED_MODEL, root / "Alice")
     (root / "notes").mkdir()
@@ -71,7 +72,8 @@ def test_cooldown_answers_politely() -> None:
         await finished_reply(fake)
         await fake.say("!alice --len 10 two")
         posts = await fake.wait_until(lambda: fake.posts()[1:])
-        assert posts[0].body["content"].startswith("Please wait 3")  # 30 s, a moment already gone
+        wait = re.fullmatch(r"Please wait (\d+) s before asking me again\.", posts[0].body["content"])
+        assert wait and 20 <= int(wait[1]) <= 30, posts[0].body["content"]  # 30 s less the first reply's time
         await fake.say("!alice --len 10 three", author_id=OTHER_USER_ID)  # others are not held up
         await finished_reply(fake, index=2)
         assert [r["seed"] for r in bot.generators["alice"].requests] == ["one", "three"]
@@ -158,6 +160,7 @@ def test_every_model_folder_is_its_own_command(models_dir: Path) -> None:
         assert lines[0].startswith("`!alice`") and "wonderland.txt" in lines[0]
         assert f"{bundled_bpc:.3f} bits/char" in lines[0]
         assert lines[1].startswith("`!holmes`") and "gutenberg:1661" in lines[1] and "1.234 bits/char" in lines[1]
+        assert "fine-tuned from library (126 books)" in lines[0] and "fine-tuned" not in lines[1]
 
     run_with_bot(scenario, models_dir=str(models_dir))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fake_discord import CHANNEL_ID, FakeDiscord, finished_reply, json_response, rate_limited, run_with_bot
+from fake_discord import CHANNEL_ID, MESSAGE_ROUTE, FakeDiscord, finished_reply, rate_limited, run_with_bot
 
 from bot.reply import CURSOR, MESSAGE_LIMIT, render
 
@@ -49,7 +49,8 @@ def test_rate_limited_edits_slow_down_and_keep_the_final_text() -> None:
     interval = 0.2
     fake = FakeDiscord()
     # two 429s discord.py waits out, then one it gives up on at once (no Via header)
-    fake.patch_responses = [lambda: rate_limited(0.3), lambda: rate_limited(0.3), lambda: rate_limited(0.3, via=False)]
+    fake.fail(f"PATCH {MESSAGE_ROUTE}", lambda: rate_limited(0.3), lambda: rate_limited(0.3),
+              lambda: rate_limited(0.3, via=False))
 
     async def scenario(fake: FakeDiscord, bot) -> None:
         await fake.say("!alice --len 150 Off with")
@@ -67,7 +68,7 @@ def test_rate_limited_edits_slow_down_and_keep_the_final_text() -> None:
 
 def test_a_deleted_reply_gets_its_final_text_as_a_new_message() -> None:
     fake = FakeDiscord()
-    fake.patch_responses = [lambda: json_response({"message": "Unknown Message", "code": 10008}, 404)] * 50
+    fake.fail(f"PATCH {MESSAGE_ROUTE}", *[404] * 50)  # Unknown Message
 
     async def scenario(fake: FakeDiscord, bot) -> None:
         await fake.say("!alice --len 40 Curiouser")

@@ -65,15 +65,27 @@ def test_seed_streams_the_continuation_with_the_current_settings():
         {"seed": "alice was ", "length": 5, "temperature": 0.5, "top_k": 3, "top_p": 0.5, "rng_seed": 7}]
 
 
-@pytest.mark.parametrize("line", ["/temp abc", "/temp 11", "/temp -1", "/len 0", "/len 2.5", "/len 99999",
+@pytest.mark.parametrize("line", ["/temp abc", "/temp 11", "/temp -1", "/len 0", "/len -5", "/len 2.5", "/len abc",
                                   "/topk -1", "/topk x", "/topp 0", "/topp 1.5", "/greedy maybe", "/seed x"])
-def test_a_bad_value_gets_one_line_and_changes_nothing(line):
+def test_a_bad_value_gets_one_line_naming_what_was_typed_and_changes_nothing(line):
     repl, out = make_repl()
     before = (repl.settings, repl.rng_seed)
     repl.handle_line(line)
     assert (repl.settings, repl.rng_seed) == before
     assert out.getvalue().count("\n") == 1, out.getvalue()
-    assert line.split()[0] in out.getvalue()
+    assert out.getvalue().startswith(f"{line}: must be "), out.getvalue()
+    assert "ALICE_" not in out.getvalue()  # nobody typed an environment variable
+
+
+def test_len_takes_any_positive_length_whatever_the_discord_cap():
+    repl, out = make_repl(settings=Settings(max_length=1500))
+    repl.handle_line("/len 3300")
+    assert out.getvalue() == "length = 3300\n"
+    out.truncate(0)
+    out.seek(0)
+    repl.handle_line("alice")
+    assert repl.slot.generator.calls[-1]["length"] == 3300
+    assert len(out.getvalue()) == 3300 + len("\n\n")
 
 
 def test_greedy_on_then_off_restores_the_temperature():
@@ -189,6 +201,7 @@ def test_info_tolerates_missing_metrics():
     text = describe_model(FakeGenerator("holmes").loaded)
     assert "holmes" in text and "book.txt" in text and "47 characters" in text
     assert "1,234" in text and "not measured" in text
+    assert "fine-tuned from nothing (trained from scratch)" in text
 
 
 def test_info_of_the_bundled_model():
@@ -199,6 +212,7 @@ def test_info_of_the_bundled_model():
     assert "alice" in text and "wonderland.txt" in text
     assert f"{len(generator.loaded.vocab)} characters" in text
     assert f"{generator.loaded.model.num_parameters():,}" in text
+    assert "fine-tuned from library (126 books)" in text
 
 
 # -- the prompt_toolkit session, on pipe input --------------------------------------------------
@@ -269,8 +283,7 @@ def test_history_file_lives_in_the_user_data_dir_unless_overridden(tmp_path, mon
 def test_real_terminal_streams_stops_on_ctrl_c_and_quits_on_ctrl_d(tmp_path):
     pexpect = pytest.importorskip("pexpect")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALICE_", "DISCORD_"))}
-    env.update(PROMPT_TOOLKIT_NO_CPR="1", ALICE_HISTORY=str(tmp_path / "history"), ALICE_MAX_LENGTH="1000000",
-               PYTHONPATH=str(ROOT), TERM="xterm")
+    env.update(PROMPT_TOOLKIT_NO_CPR="1", ALICE_HISTORY=str(tmp_path / "history"), PYTHONPATH=str(ROOT), TERM="xterm")
     from bot.loader import open_generator
 
     # greedy, so the first characters are known (and far from the end of a million)
