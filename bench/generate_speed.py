@@ -112,9 +112,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; each figure is the best")
     parser.add_argument("--streams", type=int, default=16, help="concurrent streams")
+    parser.add_argument("--model", help="model folder or bundled model's name (default: the bundled alice)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.model:
+        os.environ["ALICE_MODEL"] = args.model  # the processes started below load it too
+    print(f"CPU: {cpu_description()}")
 
     load_start = time.perf_counter()
     gen = Generator()
@@ -153,6 +157,20 @@ def main() -> None:
         times = [t for t in (process_first_char(command) for _ in range(2)) if t is not None]
         shown = f"{min(times):.2f} s" if times else "failed"
         print(f"process start -> first char, {name}: {shown}   (target <= 3)")
+
+
+def cpu_description() -> str:
+    """'<model name>, N cores, L2 ..., flags ...': what a figure from this run depends on."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags = [f for f in fields.get("flags", "").split() if f.startswith(("avx512", "amx")) or f in ("avx2", "fma")]
+    l2 = ""
+    l2_path = Path("/sys/devices/system/cpu/cpu0/cache/index2/size")
+    if l2_path.exists():
+        l2 = f", L2 {l2_path.read_text().strip()} per core"
+    family = f" (family {fields.get('cpu family', '?')} model {fields.get('model', '?')})"
+    return f"{fields.get('model name', 'unknown')}{family}, {os.cpu_count()} cores{l2}, {' '.join(flags) or 'no AVX'}"
 
 
 def _list(values: list[float]) -> str:

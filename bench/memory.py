@@ -24,7 +24,7 @@ SOURCE = ROOT.parent / "shared" / "corpus" / "tinyshakespeare.txt"
 def run_training(book: Path, out: Path, minutes: float, env: dict) -> tuple[float, float, str]:
     """(peak RSS in MB, wall seconds, stderr) of one training process."""
     cmd = [sys.executable, "-m", "train", str(book), "--out", str(out), "--minutes", str(minutes),
-           "--no-progress", "--eval-every", "50", "--sample-chars", "0"]
+           "--from", "none", "--no-progress", "--eval-every", "50", "--sample-chars", "0"]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
     err = proc.stderr.read()

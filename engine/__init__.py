@@ -14,7 +14,7 @@ _EXPORTS = {
     "ModelFolderError": "engine.modelfolder", "default_model_dir": "engine.modelfolder",
     "load_model_folder": "engine.modelfolder", "read_model_info": "engine.modelfolder",
     "save_model_folder": "engine.modelfolder", "recorded_bpc": "engine.modelfolder",
-    "recorded_corpus": "engine.modelfolder",
+    "recorded_corpus": "engine.modelfolder", "recorded_base": "engine.modelfolder",
     "Sampling": "engine.sampling",
     "Generator": "engine.generator", "GeneratorClosed": "engine.streams",
 }

@@ -14,12 +14,13 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from engine.model import CharLSTM, ModelConfig
+from engine.model import CharLSTM, ModelConfig, flush_denormals
 from engine.vocab import Vocab, VocabError
 
 FORMAT_VERSION = 1
 WEIGHTS, VOCAB, CONFIG = "model.safetensors", "vocab.json", "config.json"
-BUNDLED_MODEL = Path(__file__).resolve().parent / "models" / "alice"
+BUNDLED_MODELS = Path(__file__).resolve().parent / "models"  # one folder per model shipped in the package
+BUNDLED_MODEL = BUNDLED_MODELS / "alice"  # the default model
 
 
 class ModelFolderError(Exception):
@@ -42,10 +43,26 @@ class LoadedModel:
 
 
 def recorded_corpus(config: dict) -> str | None:
-    """The book a model learnt, as its config.json names it (None when it is not recorded)."""
+    """The book a model learnt, as its config.json names it (None when it is not recorded); a
+    library of many books is named by its count and first titles."""
     corpus = config.get("corpus")
+    books = corpus.get("books") if isinstance(corpus, dict) else None
+    if isinstance(books, list) and len(books) > 3:
+        names = [Path(str(b.get("name", "?"))).name for b in books[:2] if isinstance(b, dict)]
+        return f"{len(books)} books ({', '.join(names)}, ...)"
     name = corpus.get("name") if isinstance(corpus, dict) else corpus
     return str(name) if name else None
+
+
+def recorded_base(config: dict) -> str | None:
+    """What a model was fine-tuned from, as config.json records it: 'library (126 books)'; None for a
+    model trained from scratch."""
+    base = config.get("base")
+    if not isinstance(base, dict):
+        return None
+    books = base.get("books")
+    count = f" ({len(books)} book{'s' if len(books) != 1 else ''})" if isinstance(books, list) and books else ""
+    return f"{base.get('name') or 'a model'}{count}"
 
 
 def recorded_bpc(config: dict) -> float | None:
@@ -68,7 +85,17 @@ def pick_device(name: str | torch.device) -> torch.device:
 def default_model_dir() -> Path:
     """The model to use when none is named: $ALICE_MODEL, else the bundled Alice model."""
     env = os.environ.get("ALICE_MODEL", "").strip()
-    return Path(env).expanduser() if env else BUNDLED_MODEL
+    return resolve_model_dir(env) if env else BUNDLED_MODEL
+
+
+def resolve_model_dir(name: str | Path) -> Path:
+    """A model folder path as given, or the bundled model of that name ("alice", "library") when no
+    such folder exists here."""
+    path = Path(name).expanduser()
+    bundled = BUNDLED_MODELS / str(name)
+    if not path.exists() and path.name == str(name) and (bundled / CONFIG).is_file():
+        return bundled
+    return path
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -136,7 +163,7 @@ def read_model_info(directory: Path) -> tuple[Vocab, dict]:
 
 def load_model_folder(directory: Path | None = None, device: str | torch.device = "cpu") -> LoadedModel:
     """Load and validate a model folder; the model comes back in eval mode on `device`."""
-    directory = Path(directory) if directory is not None else default_model_dir()
+    directory = resolve_model_dir(directory) if directory is not None else default_model_dir()
     vocab, config = read_model_info(directory)
     arch = ModelConfig.from_json(config["architecture"])
     weights_path = directory / WEIGHTS
@@ -158,6 +185,7 @@ def load_model_folder(directory: Path | None = None, device: str | torch.device 
             raise ModelFolderError(f"{weights_path}: {name} has shape {tuple(state[name].shape)} but "
                                    f"{what} implies {tuple(tensor.shape)}")
     model.load_state_dict({k: v.float() for k, v in state.items()})
+    flush_denormals()  # the thread that loads is the one that runs the model (the Generator's worker)
     device = pick_device(device)
     model.to(device).eval()
     return LoadedModel(model=model, vocab=vocab, config=config, path=directory, device=device)

@@ -13,7 +13,7 @@ import pytest
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus folder {CORPUS} is absent")
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--embed", "16", "--hidden", "48", "--layers", "1", "--seq-len", "40", "--dropout", "0",
+TINY = ["--from", "none", "--embed", "16", "--hidden", "48", "--layers", "1", "--seq-len", "40", "--dropout", "0",
         "--embed-dropout", "0", "--weight-drop", "0", "--threads", "1", "--no-progress", "--sample-chars", "0",
         "--minutes", "0", "--warmup-steps", "10", "--eval-every", "200"]
 

@@ -6,10 +6,12 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -21,13 +23,14 @@ from safetensors.torch import load_file
 
 from engine.modelfolder import BUNDLED_MODEL, load_model_folder
 from train.__main__ import main as train_main
+from train.data import StreamBatcher
 from train.loop import LN2
 from train.prepare import prepare_corpus
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus folder {CORPUS} is absent")
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--embed", "16", "--hidden", "48", "--layers", "1", "--batch", "8", "--seq-len", "40",
+TINY = ["--from", "none", "--embed", "16", "--hidden", "48", "--layers", "1", "--batch", "8", "--seq-len", "40",
         "--dropout", "0", "--embed-dropout", "0", "--weight-drop", "0", "--threads", "1",
         "--no-progress", "--sample-chars", "40", "--minutes", "0", "--warmup-steps", "10"]
 
@@ -129,6 +132,105 @@ def test_ctrl_c_keeps_best_model_and_resume_continues_the_exact_step(tmp_path):
         (straight / "history.csv").read_text().splitlines()[-1].split(",")[0])
 
 
+class _Stderr:
+    """A child's stderr collected as it comes (the progress bar rewrites its line with \\r: no readline)."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.chunks: list[bytes] = []
+        self._fd = proc.stderr.fileno()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while chunk := os.read(self._fd, 4096):
+            self.chunks.append(chunk)
+
+    def text(self) -> str:
+        return b"".join(self.chunks).decode("utf-8", "replace")
+
+    def wait_for_step(self, step: int, timeout: float = 120) -> None:
+        """Until the progress bar (unit: steps) shows at least `step`."""
+        deadline = time.monotonic() + timeout
+        while max((int(n) for n in re.findall(r"\| *(\d+)/\d+ \[", self.text())), default=0) < step:
+            assert time.monotonic() < deadline, f"no progress to step {step}:\n{self.text()}"
+            time.sleep(0.05)
+
+    def finish(self) -> str:
+        self._thread.join(timeout=30)
+        return self.text()
+
+
+def _epochs_for(book: str, steps: int) -> str:
+    """An --epochs value that ends a TINY run on `book` after about `steps` steps in all."""
+    corpus = prepare_corpus([book], True, 3, 0.1, 1000)
+    return repr(steps / StreamBatcher(corpus.train_ids, 8, 40).steps_per_epoch)
+
+
+STOPPED = re.compile(r"stopped at step (\d+): best model \((\S+) bits/char\) is in (.+); "
+                     r"continue with: python -m train --resume --out (.+)")
+
+
+@needs_corpus
+def test_ctrl_c_before_the_first_evaluation_evaluates_and_exports_a_model(tmp_path):
+    book, out = str(CORPUS / "lookingglass.txt"), tmp_path / "early"
+    proc = subprocess.Popen([sys.executable, "-m", "train", book, "--out", str(out), "--epochs", "50",
+                             "--eval-every", "100000", "--checkpoint-minutes", "100", *TINY, "--progress"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stderr = _Stderr(proc)
+    stderr.wait_for_step(5)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=120) == 130, stderr.finish()
+    err = stderr.finish()
+    assert "Traceback" not in err
+    bar = [part for part in re.split(r"[\r\n]", err) if "bpc=" in part]
+    assert bar and not any("best=" in part or "inf" in part for part in bar), bar  # nothing evaluated yet
+    stopped = STOPPED.fullmatch(err.strip().splitlines()[-1])
+    assert stopped, err
+    step, bpc = int(stopped[1]), float(stopped[2])
+    assert step >= 5 and math.isfinite(bpc) and stopped[3] == stopped[4] == str(out)
+    loaded = load_model_folder(out)
+    assert loaded.config["metrics"]["best_val_bpc"] == bpc
+    assert loaded.config["metrics"]["steps"] == step
+
+    resumed = run_cli("--resume", "--out", str(out), "--epochs", _epochs_for(book, step + 20), "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming at step {step} (epoch 0, best {bpc:.4f} bits/char)" in resumed.stderr
+    assert load_model_folder(out).config["metrics"]["steps"] > step  # its final evaluation beat step 5's
+
+
+@needs_corpus
+def test_second_ctrl_c_during_that_evaluation_says_no_model_was_exported(tmp_path, monkeypatch, capsys):
+    from train import loop
+
+    book, out = str(CORPUS / "lookingglass.txt"), tmp_path / "skipped"
+    train_step, evaluate = loop.Trainer.train_step, loop.evaluate
+
+    def ctrl_c_at_step_5(self, *args):
+        loss = train_step(self, *args)
+        if self.state.step == 4:  # counted after this returns: the loop stops at step 5
+            os.kill(os.getpid(), signal.SIGINT)
+        return loss
+
+    def ctrl_c_again(*args):
+        os.kill(os.getpid(), signal.SIGINT)
+        return evaluate(*args)
+
+    monkeypatch.setattr(loop.Trainer, "train_step", ctrl_c_at_step_5)
+    monkeypatch.setattr(loop, "evaluate", ctrl_c_again)
+    assert train_main([book, "--out", str(out), "--epochs", "5", "--eval-every", "100000", *TINY]) == 130
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == (f"stopped at step 5: no model was exported, only the checkpoint is in {out}; "
+                    f"continue with: python -m train --resume --out {out}")
+    assert not (out / "config.json").exists()
+
+    monkeypatch.undo()
+    assert train_main(["--resume", "--out", str(out), "--epochs", _epochs_for(book, 15)]) == 0
+    err = capsys.readouterr().err
+    assert "resuming at step 5 (epoch 0, no model exported yet)" in err
+    assert not any("inf" in line for line in err.splitlines() if not line.startswith("  |"))  # samples may say it
+    assert load_model_folder(out).config["metrics"]["steps"] >= 15
+
+
 KILLER = """
 import sys, torch
 from engine.model import CharLSTM, ModelConfig
@@ -199,7 +301,7 @@ def test_help_documents_every_option_with_its_default():
     text = " ".join(result.stdout.split())
     for f in fields(TrainSettings):
         if f.name != "books":
-            assert "--" + f.name.replace("_", "-") in text
+            assert (f.metadata.get("flag") or "--" + f.name.replace("_", "-")) in text
     assert "(default: 384)" in text and "(default: 0.1)" in text
 
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from train.settings import TrainSettings, build_parser, parse_settings
+from train.settings import ARCHITECTURE, FINETUNE_DEFAULTS, SCRATCH, TrainSettings, build_parser, parse_settings
 
-RESUME_KEEPS = {"books", "keep_case", "min_char_count", "val_frac", "embed", "hidden", "layers", "batch", "seq_len"}
+if TYPE_CHECKING:
+    from train.finetune import Base
+    from train.loop import Trainer
+
+RESUME_KEEPS = {"books", "keep_case", "min_char_count", "val_frac", "embed", "hidden", "layers", "batch", "seq_len",
+                "from_model"}
 
 
 def given_options(argv: list[str]) -> set[str]:
@@ -25,6 +31,7 @@ def resolve_resume(settings: TrainSettings, argv: list[str]) -> TrainSettings:
     from train.checkpoint import CHECKPOINT, read_checkpoint_settings
 
     saved = read_checkpoint_settings(Path(settings.out) / CHECKPOINT)
+    saved.setdefault("from_model", SCRATCH)  # checkpoints written before fine-tuning existed
     typed = given_options(argv) - {"resume", "out"}
     clash = sorted(name for name in typed & RESUME_KEEPS if getattr(settings, name) != saved.get(name))
     if clash:
@@ -35,26 +42,51 @@ def resolve_resume(settings: TrainSettings, argv: list[str]) -> TrainSettings:
     return TrainSettings(**merged)
 
 
-def prepare_once(settings: TrainSettings, dist):
+def choose_base(settings: TrainSettings, typed: set[str], say) -> tuple[TrainSettings, Base | None]:
+    """The model to fine-tune from (None: from scratch) and the settings that go with it: the base's
+    architecture, and the fine-tuning defaults for every option not typed (a fresh run only)."""
+    from train.finetune import load_base
+
+    base = load_base(settings.from_model)
+    if base is None:
+        return settings, None
+    if settings.keep_case and base.vocab.lowercase:
+        say(f"--keep-case: the base model {base.path} is lowercase, so this run trains from scratch (--from none)")
+        return replace(settings, from_model=SCRATCH), None
+    arch = base.architecture
+    clash = [f"--{name} {getattr(settings, name)}" for name in ARCHITECTURE
+             if name in typed and getattr(settings, name) != arch[name]]
+    if clash:
+        shape = ", ".join(f"--{name} {arch[name]}" for name in ARCHITECTURE)
+        raise ValueError(f"{', '.join(clash)}: fine-tuning keeps the base model's architecture ({shape}); "
+                         f"add --from none to train a new one")
+    changes = {name: arch[name] for name in ARCHITECTURE}
+    if not settings.resume:
+        changes.update({name: value for name, value in FINETUNE_DEFAULTS.items() if name not in typed})
+    return replace(settings, **changes), base
+
+
+def prepare_once(settings: TrainSettings, dist, base: Base | None):
     """The main process tokenises (and fills the cache) while the others wait, then read it."""
     from train.loop import prepare
 
     if not dist.enabled:
-        return prepare(settings)
+        return prepare(settings, base)
     import torch.distributed
 
     if dist.is_main:
         try:
-            return prepare(settings)
+            return prepare(settings, base)
         finally:
             torch.distributed.barrier()  # released even on a bad book: the others then hit the same error
     torch.distributed.barrier()
-    return prepare(settings)
+    return prepare(settings, base)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     settings = parse_settings(argv)
+    from engine.modelfolder import ModelFolderError
     from train.checkpoint import CheckpointError
     from train.distributed import init_distributed, shutdown
     from train.gutenberg import CorpusError
@@ -65,35 +97,46 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if settings.resume:
             settings = resolve_resume(settings, argv)
-        corpus = prepare_once(settings, dist)
+        settings, base = choose_base(settings, given_options(argv), say)
+        corpus = prepare_once(settings, dist, base)
         for note in corpus.notes:
             say(f"corpus: {note}")
-        trainer = Trainer(settings, corpus, dist)
+        trainer = Trainer(settings, corpus, dist, base=base)
         if settings.resume:
             trainer.resume()
-        say(f"training {trainer.model.num_parameters():,} parameters on {trainer.device}"
+        start = f"fine-tuning {base.path.name} ({base.path})" if base is not None else "training"
+        say(f"{start}: {trainer.model.num_parameters():,} parameters on {trainer.device}"
             f"{f' x {dist.world} processes' if dist.enabled else ''} ({len(corpus.train_ids):,} training / "
             f"{len(corpus.val_ids):,} held-out characters) -> {settings.out}")
         finished = trainer.run()
-    except (CorpusError, TrainingError, CheckpointError, ValueError) as exc:
+    except (CorpusError, TrainingError, CheckpointError, ModelFolderError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\ninterrupted: whatever was already saved in {settings.out} (checkpoint, best model) is kept",
-              file=sys.stderr)
+        print(f"\ninterrupted: {settings.out} keeps whatever was already saved there", file=sys.stderr)
         return 130
     finally:
         shutdown(dist)
     if not dist.is_main:
         return 0 if finished else 130
-    best = trainer.state.best_val_loss / LN2
     if not finished:
-        print(f"\nstopped at step {trainer.state.step}: best model ({best:.4f} bits/char) is in {settings.out}; "
-              f"continue with: python -m train --resume --out {settings.out}", file=sys.stderr)
+        print(f"\n{stopped_message(trainer)}", file=sys.stderr)
         return 130
-    print(f"done: {trainer.state.step} steps, {trainer.state.seconds:.0f} s, best held-out {best:.4f} bits/char "
-          f"-> {settings.out}", file=sys.stderr)
+    best = f"best held-out {trainer.state.best_val_loss / LN2:.4f} bits/char" if trainer.has_model() else "no model"
+    print(f"done: {trainer.state.step} steps, {trainer.state.seconds:.0f} s, {best} -> {settings.out}", file=sys.stderr)
     return 0
+
+
+def stopped_message(trainer: Trainer) -> str:
+    """The last line after Ctrl-C: names the model only when one was exported."""
+    from train.loop import LN2
+
+    st, out = trainer.state, trainer.s.out
+    if trainer.has_model():
+        saved = f"best model ({st.best_val_loss / LN2:.4f} bits/char) is in {out}"
+    else:
+        saved = f"no model was exported, only the checkpoint is in {out}"
+    return f"stopped at step {st.step}: {saved}; continue with: python -m train --resume --out {out}"
 
 
 if __name__ == "__main__":

@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", action="store_true",
                         help="also store the score in the model's config.json (metrics.eval)")
     args = parser.parse_args(argv)
+    from engine.modelfolder import resolve_model_dir
+
+    args.model_dir = resolve_model_dir(args.model_dir)  # a bundled model's name works too
     from engine.modelfolder import ModelFolderError
     from train.gutenberg import CorpusError
 
@@ -65,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.record:
         record_score(args.model_dir, book, bpc, scored, argv if argv is not None else sys.argv[1:])
-    print(f"model: {args.model_dir}")
+    from engine.modelfolder import read_model_info, recorded_base
+
+    base = recorded_base(read_model_info(args.model_dir)[1])
+    print(f"model: {args.model_dir}" + (f" (fine-tuned from {base})" if base else ""))
     print(f"text: {args.file} ({scored:,} characters scored)")
     print(f"bpc: {bpc:.4f}")
     return 0

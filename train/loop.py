@@ -18,13 +18,14 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from engine.model import CharLSTM, ModelConfig
+from engine.model import CharLSTM, ModelConfig, flush_denormals
 from engine.modelfolder import pick_device, save_model_folder
 from engine.sampling import Sampling, sample_next
 from engine.vocab import PARAGRAPH, Vocab
 from train.checkpoint import CHECKPOINT, CheckpointError, TrainState, load_checkpoint, save_checkpoint
 from train.data import StreamBatcher, validation_batches
 from train.distributed import Distributed, any_rank
+from train.finetune import Base, init_from_base
 from train.history import HISTORY, LN2, write_history
 from train.prepare import PreparedCorpus, prepare_corpus
 from train.settings import TrainSettings
@@ -104,7 +105,7 @@ class Trainer:
     """One training run writing into the model folder `settings.out`."""
 
     def __init__(self, settings: TrainSettings, corpus: PreparedCorpus, dist: Distributed | None = None,
-                 log=None) -> None:
+                 log=None, base: Base | None = None) -> None:
         self.s, self.corpus, self.dist = settings, corpus, dist or Distributed()
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         if not self.dist.is_main:
@@ -114,6 +115,7 @@ class Trainer:
         if self.device.type == "cuda" and self.dist.enabled:
             self.device = torch.device("cuda", self.dist.local_rank)
         if self.device.type == "cpu":
+            flush_denormals()
             cores = os.cpu_count() or 1
             torch.set_num_threads(settings.threads or max(1, cores // self.dist.world))
         self.amp = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
@@ -121,7 +123,11 @@ class Trainer:
         arch = ModelConfig(vocab_size=len(corpus.vocab), embed=settings.embed, hidden=settings.hidden,
                            layers=settings.layers, dropout=settings.dropout, embed_dropout=settings.embed_dropout,
                            weight_drop=settings.weight_drop)
-        self.model = CharLSTM(arch).to(self.device)
+        self.model = CharLSTM(arch)
+        self.base = base
+        if base is not None:
+            init_from_base(self.model, base, corpus.vocab)
+        self.model.to(self.device)
         self.net: torch.nn.Module = self.model
         if self.dist.enabled:
             ids = [self.dist.local_rank] if self.device.type == "cuda" else None
@@ -158,8 +164,8 @@ class Trainer:
             torch.manual_seed(self.s.seed + 1000 * self.dist.rank + st.step)
         st.world, st.steps_per_epoch = self.dist.world, self.batcher.steps_per_epoch
         self.batcher.restore(st.epoch, st.step_in_epoch)
-        self.log(f"resuming at step {self.state.step} (epoch {self.state.epoch}, "
-                 f"best {self.state.best_val_loss / LN2:.4f} bits/char)")
+        best = f"best {self.state.best_val_loss / LN2:.4f} bits/char" if self.has_model() else "no model exported yet"
+        self.log(f"resuming at step {self.state.step} (epoch {self.state.epoch}, {best})")
 
     def checkpoint(self) -> None:
         if not self.dist.is_main:
@@ -192,13 +198,40 @@ class Trainer:
             "training": {**asdict(self.s), "command": "python -m train " + shlex.join(sys.argv[1:])},
             "metrics": metrics,
             "parameters": self.model.num_parameters(),
+            "base": self.base.describe() if self.base is not None else None,
         }
         save_model_folder(self.out, self.model, self.corpus.vocab, config)
 
     def write_history(self) -> None:
         write_history(self.state.history, self.out / HISTORY, self.out / "loss.png")
 
+    def has_model(self) -> bool:
+        """Whether an evaluated model was exported to the folder (in this run or the one resumed)."""
+        return math.isfinite(self.state.best_val_loss)
+
     # -- the loop -----------------------------------------------------------------------------
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next slice of every stream; the carried LSTM state restarts with each epoch."""
+        x, y, new_epoch = self.batcher.next_batch()
+        if new_epoch:
+            self.carried = None
+        return x, y
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> float:
+        """One optimiser step at learning rate `lr` on a batch, from the carried LSTM state; returns
+        the batch's mean loss (nats per character). bench/train_speed.py times exactly this."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            logits, carried = self.net(x.to(self.device), self.carried)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), y.to(self.device).flatten())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.s.clip)
+        self.optimizer.step()
+        self.carried = tuple(t.detach() for t in carried)
+        return loss.item()
+
     def evaluate_and_record(self, train_loss: float, lr: float) -> None:
         """Score the held-out text, export on improvement, log a sample (main process only)."""
         st = self.state
@@ -210,8 +243,8 @@ class Trainer:
         val = evaluate(self.model, held_out, self.device, self.amp)
         improved = val < st.best_val_loss
         if improved:
+            self.export(val, train_loss)  # before updating the best: a finite best means the export is complete
             st.best_val_loss, st.best_step, st.evals_since_best = val, st.step, 0
-            self.export(val, train_loss)
         else:
             st.evals_since_best += 1
         st.history.append({"step": st.step, "epoch": round(st.step / self.batcher.steps_per_epoch, 3),
@@ -243,28 +276,14 @@ class Trainer:
                 if any_rank(done or stop.requested, self.dist, self.device):
                     break
                 t0 = time.perf_counter()
-                x, y, new_epoch = self.batcher.next_batch()
-                if new_epoch:
-                    self.carried = None
                 lr = lr_at(s, st.step, progress if (s.epochs or s.minutes) else 0.0)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr
-                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-                    logits, carried = self.net(x.to(self.device), self.carried)
-                loss = F.cross_entropy(logits.float().flatten(0, 1), y.to(self.device).flatten())
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), s.clip)
-                self.optimizer.step()
-                self.carried = tuple(t.detach() for t in carried)
+                loss_value = self.train_step(*self.next_batch(), lr)
                 st.step += 1
-                loss_value = loss.item()
                 running, running_n = running + loss_value, running_n + 1
                 dt = time.perf_counter() - t0
                 st.seconds += dt
                 bar.update(1 if s.epochs else dt)
-                bar.set_postfix(loss=f"{loss_value:.3f}", bpc=f"{loss_value / LN2:.3f}",
-                                cps=f"{chars_per_step / dt:,.0f}", best=f"{st.best_val_loss / LN2:.3f}")
+                bar.set_postfix(self._bar_figures(loss_value, chars_per_step / dt))
                 if st.step % s.eval_every == 0:
                     with _bar_paused(bar):
                         self.evaluate_and_record(running / running_n, lr)
@@ -273,12 +292,29 @@ class Trainer:
                     self.checkpoint()
                     last_ckpt = time.monotonic()
             interrupted = any_rank(stop.requested, self.dist, self.device)
-            if running_n and not interrupted:
-                with _bar_paused(bar):
-                    self.evaluate_and_record(running / running_n, lr)
             bar.close()
+            if running_n and not interrupted:
+                self.evaluate_and_record(running / running_n, lr)
+            elif running_n and not self.has_model():
+                self._evaluate_on_stop(running / running_n, lr)
             self.checkpoint()
         return not interrupted
+
+    def _evaluate_on_stop(self, train_loss: float, lr: float) -> None:
+        """Ctrl-C before the first evaluation: score now (seconds) so the folder holds a loadable model.
+        A second Ctrl-C skips it; the checkpoint is still written and nothing claims a model."""
+        self.log(f"stopping at step {self.state.step}: evaluating once to export a model (Ctrl-C again to skip)")
+        try:
+            self.evaluate_and_record(train_loss, lr)
+        except KeyboardInterrupt:
+            self.log("evaluation interrupted")  # the closing message says whether a model got exported
+
+    def _bar_figures(self, loss: float, chars_per_second: float) -> dict[str, str]:
+        """The progress bar's postfix; `best` only once an evaluation has exported a model."""
+        figures = {"loss": f"{loss:.3f}", "bpc": f"{loss / LN2:.3f}", "cps": f"{chars_per_second:,.0f}"}
+        if self.has_model():
+            figures["best"] = f"{self.state.best_val_loss / LN2:.3f}"
+        return figures
 
     def _bar_total(self) -> float:
         if self.s.epochs:
@@ -302,7 +338,8 @@ class _bar_paused:
         self.bar.refresh()
 
 
-def prepare(settings: TrainSettings) -> PreparedCorpus:
+def prepare(settings: TrainSettings, base: Base | None = None) -> PreparedCorpus:
     min_chars = max(1000, 2 * settings.batch * settings.seq_len)
     return prepare_corpus(settings.books, lowercase=not settings.keep_case, min_char_count=settings.min_char_count,
-                          val_frac=settings.val_frac, min_chars=min_chars)
+                          val_frac=settings.val_frac, min_chars=min_chars,
+                          base_vocab=base.vocab if base is not None else None)

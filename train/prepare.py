@@ -20,6 +20,7 @@ from engine.modelfolder import write_atomic
 from engine.vocab import Vocab
 from train.corpus import read_book, read_books
 from train.data import CHUNK_CHARS, id_dtype, split_texts, write_ids
+from train.finetune import extend_vocab
 from train.gutenberg import resolve_source
 
 TOKENS_VERSION = 1
@@ -57,14 +58,20 @@ def count_chars(text: str) -> Counter:
 
 
 def prepare_corpus(specs: list[str], lowercase: bool, min_char_count: int, val_frac: float,
-                   min_chars: int, cache_dir: Path | None = None) -> PreparedCorpus:
-    """Resolve, clean and tokenise the books (or reuse the cached ids). Raises CorpusError."""
+                   min_chars: int, cache_dir: Path | None = None, base_vocab: Vocab | None = None) -> PreparedCorpus:
+    """Resolve, clean and tokenise the books (or reuse the cached ids). Raises CorpusError.
+
+    With `base_vocab` (fine-tuning) every id of the base stays as it is and the frequent characters
+    it lacks are appended; case follows the base."""
     paths = [resolve_source(spec) for spec in specs]
     for spec, path in zip(specs, paths, strict=True):
         if not path.is_file():
             read_book(spec)  # raises the reader's one-line error (missing, a directory, ...)
     hashes = [file_sha256(p) for p in paths]
-    key_source = json.dumps([TOKENS_VERSION, hashes, lowercase, min_char_count, val_frac])
+    if base_vocab is not None:
+        lowercase = base_vocab.lowercase
+    key = [TOKENS_VERSION, hashes, lowercase, min_char_count, val_frac]
+    key_source = json.dumps(key if base_vocab is None else [*key, base_vocab.chars])
     folder = (cache_dir or tokens_cache_dir()) / hashlib.sha256(key_source.encode()).hexdigest()[:24]
     meta_path = folder / "meta.json"
     if meta_path.is_file():
@@ -77,13 +84,19 @@ def prepare_corpus(specs: list[str], lowercase: bool, min_char_count: int, val_f
     counts: Counter = Counter()
     for book in books:
         counts.update(count_chars(book.text))
-    vocab = Vocab.from_counts(counts, lowercase=lowercase, min_count=min_char_count)
+    notes = [note for book in books for note in book.notes]
+    if base_vocab is None:
+        vocab = Vocab.from_counts(counts, lowercase=lowercase, min_count=min_char_count)
+    else:
+        vocab, new = extend_vocab(base_vocab, counts, min_char_count)
+        if new:
+            notes.append(f"{len(new)} characters new to the base model get rows of their own: {''.join(new)!r}")
     heads, tails = split_texts([b.text for b in books], val_frac)
     folder.mkdir(parents=True, exist_ok=True)
     train_ids = write_ids(folder / "train.ids", heads, vocab)
     val_ids = write_ids(folder / "val.ids", tails, vocab)
-    rare = sum(n for ch, n in counts.items() if n < min_char_count)
-    notes = [note for book in books for note in book.notes]
+    kept = set(vocab.chars)
+    rare = sum(n for ch, n in counts.items() if ch not in kept)
     notes.append(f"{sum(len(b.text) for b in books):,} characters kept, {len(vocab)} symbols "
                  f"({rare} rare characters folded into the unknown symbol)")
     info = {

@@ -18,6 +18,8 @@ class TrainSettings:
     books: list[str] = field(default_factory=list, metadata={"help": "book files or gutenberg:N", "positional": True})
     out: str = _opt("models/model", "model folder to write (weights, vocab, config, checkpoint, history)")
     resume: bool = _opt(False, "continue the run saved in --out exactly where it stopped")
+    from_model: str = _opt("library", "model folder (or bundled model's name) to fine-tune from; 'none' trains "
+                           "from scratch", flag="--from")
     # data
     keep_case: bool = _opt(False, "keep upper case (default: lowercase everything, as the tutorial does)")
     min_char_count: int = _opt(3, "characters seen fewer times fold into the unknown symbol")
@@ -69,6 +71,16 @@ class TrainSettings:
                 raise ValueError(message)
 
 
+# Defaults that differ when a run starts from a base model (--from), measured on Alice and Through
+# the Looking-Glass fine-tuned from the bundled library model (see README, "Fine-tuning").
+FINETUNE_DEFAULTS: dict[str, Any] = {
+    "lr": 1e-3, "dropout": 0.15, "embed_dropout": 0.05, "weight_drop": 0.15, "warmup_steps": 50,
+    "epochs": 4.0, "minutes": 0.0, "eval_every": 25,  # four passes over the book, however long they take
+}
+ARCHITECTURE = ("embed", "hidden", "layers")  # fixed by the base when fine-tuning
+SCRATCH = "none"  # --from none: train from random weights
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m train",
@@ -80,12 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
         if f.metadata.get("positional"):
             parser.add_argument(f.name, nargs="*", metavar="BOOK", help=help_text)
             continue
-        flag = "--" + f.name.replace("_", "-")
+        flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
         if f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=help_text)
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default,
+                                help=help_text)
         else:
             kind = {"int": int, "float": float, "str": str}[str(f.type)]
-            parser.add_argument(flag, type=kind, default=f.default if f.default is not MISSING else None,
+            if f.name in FINETUNE_DEFAULTS:
+                help_text += f" (fine-tuning: {FINETUNE_DEFAULTS[f.name]})"
+            parser.add_argument(flag, dest=f.name, type=kind, default=f.default if f.default is not MISSING else None,
                                 help=help_text)
     return parser
 
