@@ -45,7 +45,7 @@ def test_outbox_hands_over_every_character_in_order_while_the_writer_races_the_r
             assert woken.wait(timeout=10), "a wake-up was lost"
     writer.join()
     assert "".join(received) == text
-    assert len(received) > 100  # taken in many chunks while it was being written
+    assert len(received) > 10  # taken in many chunks while it was being written (83 to 400+, by scheduling)
 
 
 def test_outbox_wakes_for_the_first_text_and_the_end_even_when_held_back():
