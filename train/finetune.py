@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 
-from engine.modelfolder import WEIGHTS, ModelFolderError, read_model_info, resolve_model_dir
+from engine.modelfolder import WEIGHTS, load_model_folder
 from engine.vocab import UNKNOWN_CHAR, Vocab
 from train.settings import SCRATCH
 
@@ -47,19 +45,14 @@ class Base:
 
 
 def load_base(name: str) -> Base | None:
-    """The base named by --from: a model folder path or a bundled model's name; None for 'none'."""
+    """The base named by --from: a model folder path or a bundled model's name; None for 'none'.
+    Loaded and checked by the engine's own loader (ModelFolderError names what is wrong)."""
     if name.strip().lower() == SCRATCH:
         return None
-    path = resolve_model_dir(name)
-    try:
-        vocab, config = read_model_info(path)
-        raw = (path / WEIGHTS).read_bytes()
-        weights = {k: v.float() for k, v in load_file(str(path / WEIGHTS)).items()}
-    except FileNotFoundError:
-        raise ModelFolderError(f"{path / WEIGHTS}: missing") from None
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelFolderError(f"{path / WEIGHTS}: unreadable, truncated or not safetensors ({exc})") from None
-    return Base(path, vocab, config, weights, hashlib.sha256(raw).hexdigest())
+    loaded = load_model_folder(name)
+    weights = {k: v.detach().clone() for k, v in loaded.model.state_dict().items()}
+    digest = hashlib.sha256((loaded.path / WEIGHTS).read_bytes()).hexdigest()
+    return Base(loaded.path, loaded.vocab, loaded.config, weights, digest)
 
 
 def extend_vocab(base: Vocab, counts: Mapping[str, int], min_count: int) -> tuple[Vocab, list[str]]:
