@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_train import CORPUS, ROOT, TINY, _wait_for, needs_corpus, private_cache, run_cli  # noqa: F401
+from test_train import CORPUS, ROOT, TINY, needs_corpus, private_cache, run_cli, train_straight_and_interrupted  # noqa: F401 (private_cache: the autouse fixture)
 
 from engine.generator import Generator
 from engine.modelfolder import BUNDLED_MODELS, load_model_folder
@@ -169,15 +168,7 @@ def test_a_missing_base_is_one_line(tmp_path):
 def test_a_stopped_fine_tuning_resumes_the_same_run(base, tmp_path):
     book = str(CORPUS / "alice29.txt")
     args = ["--from", str(base), "--epochs", "1", "--eval-every", "100", "--checkpoint-minutes", "100", *TUNE]
-    straight = tmp_path / "straight"
-    assert run_cli(book, "--out", str(straight), *args).returncode == 0
-    interrupted = tmp_path / "interrupted"
-    proc = subprocess.Popen([sys.executable, "-m", "train", book, "--out", str(interrupted), *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_for(interrupted / "history.csv")
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    straight, interrupted, _ = train_straight_and_interrupted(book, args, tmp_path)
     resumed = run_cli("--resume", "--out", str(interrupted), "--no-progress")
     assert resumed.returncode == 0, resumed.stderr
     a = load_file(str(straight / "checkpoint.safetensors"))

@@ -100,13 +100,11 @@ def _wait_for(path: Path, timeout: float = 120) -> None:
         time.sleep(0.05)
 
 
-@needs_corpus
-def test_ctrl_c_keeps_best_model_and_resume_continues_the_exact_step(tmp_path):
-    book = str(CORPUS / "alice29.txt")
-    args = ["--epochs", "2", "--eval-every", "150", "--checkpoint-minutes", "100", *TINY]
+def train_straight_and_interrupted(book: str, args: list[str], tmp_path: Path) -> tuple[Path, Path, str]:
+    """The same run twice: once to the end (tmp_path/straight), once stopped by Ctrl-C after its first
+    evaluation (tmp_path/interrupted, exit 130); returns both folders and the stopped run's stderr."""
     straight = tmp_path / "straight"
     assert run_cli(book, "--out", str(straight), *args).returncode == 0
-
     interrupted = tmp_path / "interrupted"
     proc = subprocess.Popen([sys.executable, "-m", "train", book, "--out", str(interrupted), *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -114,6 +112,14 @@ def test_ctrl_c_keeps_best_model_and_resume_continues_the_exact_step(tmp_path):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
+    return straight, interrupted, err
+
+
+@needs_corpus
+def test_ctrl_c_keeps_best_model_and_resume_continues_the_exact_step(tmp_path):
+    book = str(CORPUS / "alice29.txt")
+    args = ["--epochs", "2", "--eval-every", "150", "--checkpoint-minutes", "100", *TINY]
+    straight, interrupted, err = train_straight_and_interrupted(book, args, tmp_path)
     assert "Traceback" not in err
     assert "--resume" in err.splitlines()[-1]
     assert load_model_folder(interrupted).config["metrics"]["best_val_bpc"] > 0
