@@ -1,8 +1,10 @@
 """How fast the engine writes, measured side by side in one run (python bench/generate_speed.py).
 
-Prints: characters per second of one stream; the same model driven the tutorial's way (re-feeding a
-100-character window per character) and the ratio; total throughput of 16 concurrent streams against
-one stream and the ratio; the delay from request to first character once the model is loaded; and
+Prints, for every generation precision this machine runs (fp32, int8, bf16: engine/precision.py),
+side by side, and which one `auto` chose: characters per second of one stream; the same model driven
+the tutorial's way (re-feeding a 100-character window per character, fp32) and the ratio; total
+throughput of 16 concurrent streams against one stream and the ratio; the delay from request to
+first character once the model is loaded; and
 seconds from process start to the first generated character, for `python -m bot --seed ...` and for
 a bare `python -c` that imports the engine. Each figure is the best of a few interleaved rounds, so
 that a neighbour's burst of CPU use on a shared machine skews the ratios less.
@@ -26,7 +28,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine import Generator  # noqa: E402
+from engine import Conversation, Generator  # noqa: E402
+from engine.conversation import MODEL  # noqa: E402
+from engine.precision import PRECISIONS, unavailable  # noqa: E402
 from engine.sampling import Sampling, sample_next  # noqa: E402
 
 SEED = "alice was beginning to get very tired of sitting by her sister on the bank"
@@ -86,6 +90,23 @@ def first_char_ms(gen: Generator, seed: str, rounds: int = 5) -> float:
     return statistics.median(delays) * 1000
 
 
+def next_turn_first_char_ms(gen: Generator, rounds: int = 5) -> tuple[float, float]:
+    """Median delay to the first character of a story's next turn, its state cached (a 2,000-character
+    story went on for a turn, then a person adds a line), and the bytes the cache keeps per state."""
+    delays, sizes = [], []
+    for i in range(rounds):
+        story = Conversation.of(("the queen said " * 150)[-2000:])
+        story.add(gen.generate(story, 200, rng_seed=i, exact=False), MODEL)  # its end state is cached
+        sizes.append(gen.states.bytes / max(1, len(gen.states)))
+        story.add("said alice")
+        start = time.perf_counter()
+        stream = gen.stream(story, 10, rng_seed=i)
+        next(stream)
+        delays.append(time.perf_counter() - start)
+        stream.close()
+    return statistics.median(delays) * 1000, statistics.median(sizes)
+
+
 def process_first_char(command: list[str]) -> float | None:
     """Seconds from launching `command` to the first byte it writes to stdout (None if it fails)."""
     start = time.time()
@@ -113,50 +134,70 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; each figure is the best")
     parser.add_argument("--streams", type=int, default=16, help="concurrent streams")
     parser.add_argument("--model", help="model folder or bundled model's name (default: the bundled alice)")
+    parser.add_argument("--precision", action="append", choices=PRECISIONS,
+                        help="measure only these precisions (repeatable; default: every one this machine runs)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.model:
         os.environ["ALICE_MODEL"] = args.model  # the processes started below load it too
     print(f"CPU: {cpu_description()}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
 
     load_start = time.perf_counter()
-    gen = Generator()
+    auto = Generator(args.model)
     load_s = time.perf_counter() - load_start
-    cfg = gen.loaded.model.config
-    print(f"model {gen.loaded.name}: {cfg.layers}x{cfg.hidden} LSTM, {cfg.vocab_size} characters, "
-          f"fp32 on {gen.loaded.device}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"loaded in {load_s:.2f} s")
+    cfg = auto.loaded.model.config
+    print(f"model {auto.loaded.name}: {cfg.layers}x{cfg.hidden} LSTM, {cfg.vocab_size} characters on "
+          f"{auto.loaded.device}; loaded (auto included) in {load_s:.2f} s")
+    print(f"auto chose {auto.precision.precision}: {auto.precision.reason}")
+    auto.close()
+    wanted = args.precision or [p for p in PRECISIONS if unavailable(p, torch.device("cpu")) is None]
+    for p in PRECISIONS:
+        if p not in wanted:
+            print(f"{p}: not measured ({unavailable(p, torch.device('cpu')) or 'not asked for'})")
+    gens = {p: Generator(args.model, precision=p) for p in wanted}
 
-    single, refeed, many, many_one = [], [], [], []
+    single = {p: [] for p in gens}
+    many = {p: [] for p in gens}
+    refeed = []
     for _ in range(args.rounds):  # every stream writes LENGTH characters, alone or among others
-        single.append(one_stream(gen, LENGTH))
-        refeed.append(in_own_thread(tutorial_refeed, gen, 150))
-        many_one.append(concurrent(gen, 1, LENGTH))
-        many.append(concurrent(gen, args.streams, LENGTH))
+        refeed.append(in_own_thread(tutorial_refeed, gens[wanted[0]], 150))
+        for p, gen in gens.items():
+            single[p].append(one_stream(gen, LENGTH))
+            many[p].append(concurrent(gen, args.streams, LENGTH))
     best = max
-    print(f"one stream:                    {best(single):8.0f} chars/s   (rounds: {_list(single)})")
-    print(f"tutorial {WINDOW}-char window re-feed:{best(refeed):8.0f} chars/s   (rounds: {_list(refeed)})")
-    print(f"  one stream / re-feed:        {best(single) / best(refeed):8.1f} x  (target >= 30)")
-    print(f"one async stream:              {best(many_one):8.0f} chars/s   (rounds: {_list(many_one)})")
-    print(f"{args.streams} concurrent async streams:  {best(many):8.0f} chars/s   (rounds: {_list(many)})")
-    print(f"  {args.streams} streams / one stream:     {best(many) / best(single):8.1f} x  "
-          f"(vs one async stream {best(many) / best(many_one):.1f} x; target >= 8)")
-    delays = {n: first_char_ms(gen, ("the queen said " * 150)[-n:]) for n in (5, 200, 1000, 2000)}
-    print("first char after request:      " + ", ".join(f"{ms:.1f} ms ({n}-char seed)" for n, ms in delays.items())
-          + "   (target <= 50)")
-    gen.close()
+    print(f"tutorial {WINDOW}-char window re-feed (fp32): {best(refeed):.0f} chars/s   (rounds: {_list(refeed)})")
+    seeds = (5, 200, 1000, 2000)
+    rows = [("one stream, chars/s", {p: f"{best(single[p]):.0f}" for p in gens}),
+            ("  / re-feed (target >= 50)", {p: f"{best(single[p]) / best(refeed):.1f} x" for p in gens}),
+            (f"{args.streams} streams, chars/s", {p: f"{best(many[p]):.0f}" for p in gens}),
+            ("  / one stream (target >= 12)", {p: f"{best(many[p]) / best(single[p]):.1f} x" for p in gens})]
+    for n in seeds:
+        rows.append((f"first char, {n}-char seed, ms", {p: f"{first_char_ms(gen, ('the queen said ' * 150)[-n:]):.1f}"
+                                                          for p, gen in gens.items()}))
+    turns = {p: next_turn_first_char_ms(gen) for p, gen in gens.items()}  # (ms, bytes per cached state)
+    rows.append(("first char, next turn (cached), ms", {p: f"{ms:.1f}" for p, (ms, _) in turns.items()}))
+    print(f"{'':34}" + "".join(f"{p:>10}" for p in gens))
+    for label, values in rows:
+        print(f"{label:34}" + "".join(f"{values[p]:>10}" for p in gens))
+    print("rounds, one stream: " + "; ".join(f"{p} {_list(single[p])}" for p in gens))
+    print(f"rounds, {args.streams} streams: " + "; ".join(f"{p} {_list(many[p])}" for p in gens))
+    limit = next(iter(gens.values())).max_seed_chars
+    print(f"seeds are read up to their last {limit} characters (ALICE_MAX_SEED_CHARS)")
+    print("next turn (cached): a 2,000-character story with one turn written, then a 10-character line; "
+          "the state cache keeps " + ", ".join(f"{p} {size:,.0f}" for p, (_, size) in turns.items())
+          + " bytes per state (h and c: layers x hidden floats each, the logits: vocab floats), two per turn")
+    for gen in gens.values():
+        gen.close()
 
     for name, command in [
         ("python -m bot --seed alice --len 20", [sys.executable, "-m", "bot", "--seed", "alice", "--len", "20"]),
         ("python -c (import engine, load, first char)", [sys.executable, "-c", FIRST_CHAR_SNIPPET]),
     ]:
-        if command[2] == "bot" and not (ROOT / "bot" / "__main__.py").exists():
-            print(f"process start -> first char, {name}: skipped (no bot/__main__.py)")
-            continue
         times = [t for t in (process_first_char(command) for _ in range(2)) if t is not None]
         shown = f"{min(times):.2f} s" if times else "failed"
-        print(f"process start -> first char, {name}: {shown}   (target <= 3)")
+        print(f"process start -> first char, {name}: {shown}   (target <= 1.5)")
 
 
 def cpu_description() -> str:

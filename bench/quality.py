@@ -53,20 +53,43 @@ def words_of(text: str) -> list[str]:
     return WORD.findall(text.lower().replace("\u2019", "'").replace("\u2018", "'"))
 
 
+def written_words(text: str, seed: str = "") -> list[str]:
+    """The words of `text` written after `seed`: a word begun in the seed counts whole ("the garden" +
+    "ers!" writes "gardeners"), a word the end of the text cuts off does not (it was not finished)."""
+    whole = (seed + text).lower().replace("\u2019", "'").replace("\u2018", "'")
+    return [m.group() for m in WORD.finditer(whole) if len(seed) < m.end() < len(whole)]
+
+
 def bits_per_char(model_dir: str, text: str) -> float:
     loaded = load_model_folder(model_dir)
     ids = encode_to_array(loaded.vocab.normalize(text), loaded.vocab).astype(np.int64)
     return evaluate(loaded.model, ids, loaded.device, amp=False) / math.log(2)
 
 
-def invented_share(model_dir: str, known: set[str], chars: int) -> tuple[float, int, list[str]]:
-    """(share of invented words, words written, the distinct invented words) over all seeds."""
-    written: list[str] = []
-    with Generator(model_dir) as generator:
-        for i, seed in enumerate(SEEDS, start=1):
-            written += words_of(generator.generate(seed, chars, rng_seed=i))
+def known_words(book: str, dictionary: bool = True) -> set[str]:
+    """The words that are not invented: the book's (normalised text) and, with `dictionary`, those of
+    /usr/share/dict/words."""
+    listed = DICTIONARY.read_text(encoding="utf-8", errors="replace") if dictionary else ""
+    return set(words_of(listed)) | set(words_of(book))
+
+
+def samples(generator: Generator, chars: int, **options) -> list[str]:
+    """What the generator writes after each of SEEDS (rng seed 1, 2, ...), `options` as for `generate`."""
+    return [generator.generate(seed, chars, rng_seed=i, **options) for i, seed in enumerate(SEEDS, start=1)]
+
+
+def invented_in(texts: list[str], known: set[str], seeds: list[str] = SEEDS) -> tuple[float, int, list[str]]:
+    """(share of invented words, words written, the distinct invented words) over `texts`, each written
+    after its seed (see `written_words`)."""
+    written = [w for seed, text in zip(seeds, texts, strict=True) for w in written_words(text, seed)]
     invented = [w for w in written if w not in known]
     return len(invented) / max(1, len(written)), len(written), sorted(set(invented))
+
+
+def invented_share(model_dir: str, known: set[str], chars: int) -> tuple[float, int, list[str]]:
+    """`invented_in` of what the model writes at the default settings after each of SEEDS."""
+    with Generator(model_dir) as generator:
+        return invented_in(samples(generator, chars), known)
 
 
 def main() -> int:
@@ -89,7 +112,7 @@ def main() -> int:
     if not DICTIONARY.is_file():
         print(f"needs {DICTIONARY} (Debian: apt-get install wamerican-large)", file=sys.stderr)
         return 2
-    known = set(words_of(DICTIONARY.read_text(encoding="utf-8", errors="replace"))) | set(words_of(book))
+    known = known_words(book)
     print(f"CPU: {cpu_name()}; torch {torch.__version__}; {len(SEEDS)} seeds x {args.chars} characters; "
           f"Alice's tail {len(alice_tail):,} characters, Looking-Glass {len(glass):,}")
     print(f"{'model':<16} {'Alice tail':>10} {'Looking-Glass':>13} {'invented':>9} {'words':>7}  examples")

@@ -15,11 +15,14 @@ from bot.settings import Settings, SettingsError, add_setting_options, load_sett
 SETTING_FLAGS = {  # setting -> its option and metavar; defaults and help come from bot/settings.py
     "model": "--model DIR",
     "device": "--device DEVICE",
+    "precision": "--precision P",
     "length": "--len N",  # any length: ALICE_MAX_LENGTH caps Discord's replies only
     "temperature": "--temp T",
     "top_k": "--top-k K",
     "top_p": "--top-p P",
+    "words": "--words MODE",
     "max_seed_chars": "--max-seed-chars N",
+    "exact": "--exact",  # --len N writes exactly N characters instead of ending at a sentence end near N
 }
 
 DESCRIPTION = """\
@@ -31,6 +34,7 @@ A character-level LSTM that learns a book and talks back in its voice.
   alice discord [...]        run the Discord bot (same as alice-discord)
 
 Printed text is the continuation only, followed by a newline; --echo puts the seed first.
+--len N is a target: the text ends at a sentence end near it (--exact: exactly N characters).
 Settings resolve: command line > environment / .env > defaults (shown below)."""
 
 

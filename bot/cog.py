@@ -1,4 +1,7 @@
-"""The Discord commands: `!alice` (also `/alice`), one command per extra model, `!models`, `!sync`."""
+"""The Discord commands: `!alice` (also `/alice`), one command per extra model, `!models`, `!sync`.
+
+`!alice <text>` sent as a reply to one of the bot's replies (or a reply that mentions the bot) adds
+`<text>` to that reply's story and continues it (bot/chain.py, bot/teller.py)."""
 
 from __future__ import annotations
 
@@ -10,15 +13,19 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from functools import partial
+from functools import cached_property, partial
+from typing import Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.reply import MESSAGE_LIMIT, NO_MENTIONS, REQUEST_ERRORS, describe, plain, render, room_for_text, stream_into
+from bot.buttons import model_of, writing_view
+from bot.chain import Chains
+from bot.reply import MESSAGE_LIMIT, NO_MENTIONS, REQUEST_ERRORS, describe, plain, render
 from bot.settings import Settings
-from engine import Generator, Sampling, recorded_base, recorded_bpc, recorded_corpus
+from bot.teller import Teller
+from engine import Conversation, Generator, Sampling, recorded_base, recorded_bpc, recorded_corpus
 
 log = logging.getLogger(__name__)
 
@@ -26,22 +33,32 @@ MAIN_MODEL = "alice"  # the command that serves ALICE_MODEL (or the bundled book
 BUILTIN_COMMANDS = frozenset({MAIN_MODEL, "models", "sync", "help"})
 MAX_USER_TEMPERATURE = 2.0
 TYPING_EVERY = 8.0  # seconds; Discord shows "typing…" for about 10 s after each request
-# `--temp 0.5`, `--len=400`; phones often turn `--` into an em dash, so that counts too
-_OPTION = re.compile(r"(?:--|\u2014)(temp|temperature|len|length)(?:=|\s+)(\S+)(?:\s+|$)")
+# `--temp 0.5`, `--len=400`, `--words free`; phones often turn `--` into an em dash, so that counts too
+_OPTION = re.compile(r"(?:--|\u2014)(temp|temperature|len|length|words)(?:=|\s+)(\S+)(?:\s+|$)")
+WORDS = ("lexicon", "free")
 DESCRIBE = {
     "seed": "text to continue; empty = start a new paragraph",
     "temperature": f"0 = always the likeliest letter, up to {MAX_USER_TEMPERATURE:g} = wild",
     "length": "how many characters to write",
+    "words": "lexicon = only words the book (and the library) use; free = any spelling",
 }
 
 
-def parse_options(text: str) -> tuple[str, float | None, int | None]:
-    """Split `--temp X --len N seed...` into (seed, temperature, length); absent options are None."""
+def parse_options(text: str) -> tuple[str, float | None, int | None, str | None]:
+    """Split `--temp X --len N --words W seed...` into (seed, temperature, length, words); absent
+    options are None."""
     temperature: float | None = None
     length: int | None = None
+    words: str | None = None
     rest = text.lstrip()
     while match := _OPTION.match(rest):
         name, value = match.groups()
+        if name == "words":
+            if value.lower() not in WORDS:
+                raise commands.BadArgument(f"--words must be lexicon or free, not {plain(value)}.")
+            words = value.lower()
+            rest = rest[match.end():]
+            continue
         try:
             if name.startswith("temp"):
                 temperature = float(value)
@@ -50,7 +67,7 @@ def parse_options(text: str) -> tuple[str, float | None, int | None]:
         except ValueError:
             raise commands.BadArgument(f"--{name} needs a number, not {plain(value)}.") from None
         rest = rest[match.end():]
-    return rest, temperature, length
+    return rest, temperature, length, words
 
 
 async def keep_typing(channel: discord.abc.Messageable) -> None:
@@ -112,14 +129,14 @@ class AliceCog(commands.Cog, name="Alice"):
     def __init__(self, bot: commands.Bot, settings: Settings, generators: dict[str, Generator]) -> None:
         self.bot, self.settings, self.generators = bot, settings, generators
         self.gate = Gate(settings.cooldown, settings.guild_concurrency)
-        self.sampling = Sampling(settings.temperature, settings.top_k, settings.top_p)
+        self.sampling = Sampling(settings.temperature, settings.top_k, settings.top_p, settings.words)
 
     @commands.hybrid_command(name=MAIN_MODEL, description="Continue your text in the voice of the book")
     @app_commands.describe(**DESCRIBE)
     async def alice(self, ctx: commands.Context, *, seed: str = "", temperature: float | None = None,
-                    length: int | None = None) -> None:
-        """Continue your text in the book's voice: !alice --temp 0.5 --len 400 <seed>"""
-        await self.write(ctx, MAIN_MODEL, seed, temperature, length)
+                    length: int | None = None, words: Literal["lexicon", "free"] | None = None) -> None:
+        """Continue your text in the book's voice: !alice --temp 0.5 --len 400 --words free <seed>"""
+        await self.write(ctx, MAIN_MODEL, seed, temperature, length, words)
 
     @commands.hybrid_command(name="models")
     async def models(self, ctx: commands.Context) -> None:
@@ -137,26 +154,68 @@ class AliceCog(commands.Cog, name="Alice"):
         await ctx.send(f"Synced {len(synced)} slash commands: {names}", allowed_mentions=NO_MENTIONS)
 
     async def write(self, ctx: commands.Context, model: str, seed: str, temperature: float | None,
-                    length: int | None) -> None:
+                    length: int | None, words: str | None = None) -> None:
         """Reply at once, then stream the model's continuation of `seed` into the reply."""
         if ctx.interaction is None:  # text command: options are written inside the message
-            seed, temperature, length = parse_options(seed)
+            seed, temperature, length, words = parse_options(seed)
         if temperature is not None and not 0 <= temperature <= MAX_USER_TEMPERATURE:
             raise commands.BadArgument(f"Temperature must be between 0 and {MAX_USER_TEMPERATURE:g}.")
         if length is not None and not 1 <= length <= self.settings.max_length:
             raise commands.BadArgument(f"Length must be between 1 and {self.settings.max_length} characters.")
         temperature = self.settings.temperature if temperature is None else temperature
         length = self.settings.length if length is None else length
-        length = min(length, room_for_text(seed))  # the whole reply must fit in one message
+        sampling = replace(self.sampling, temperature=temperature, words=words or self.sampling.words)
         server = ctx.guild.id if ctx.guild else ctx.channel.id
         with self.gate.slot(ctx.author.id, server):
-            show = partial(render, seed)
-            message = await ctx.reply(show("", False), allowed_mentions=NO_MENTIONS, mention_author=False)
+            message = await ctx.reply(render(seed, "", False), view=writing_view(model), allowed_mentions=NO_MENTIONS,
+                                      mention_author=False)
             async with typing_while(ctx):
-                chunks = self.generators[model].astream(
-                    seed, length, sampling=replace(self.sampling, temperature=temperature))
-                await stream_into(message, chunks, show, self.settings.edit_interval,
-                                  resend=partial(ctx.send, allowed_mentions=NO_MENTIONS))
+                await self.teller.tell(message, self.story_for(ctx, seed), seed, model, sampling, length,
+                                       ctx.author.id, resend=partial(ctx.send, allowed_mentions=NO_MENTIONS))
+
+    async def story_for(self, ctx: commands.Context, seed: str) -> Conversation:
+        """The story `seed` adds to: that of the bot's reply the command answers, else a new one."""
+        story = Conversation()
+        if ctx.interaction is None:
+            parent = await self.teller.chains.parent(ctx.message)
+            if parent is not None and parent.author.id == self.bot.user.id and model_of(parent):  # a story reply
+                story = await self.teller.chains.story_through(parent)
+        story.add(seed)
+        return story
+
+    @cached_property
+    def teller(self) -> Teller:
+        """Made on first use: the bot knows its own user id only once logged in."""
+        seed_of = lambda text: parse_options(text)[0]  # noqa: E731
+        return Teller(self, Chains(self.bot.user.id, self.settings.command_prefix, self.settings.max_seed_chars,
+                                   seed_of))
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        """A reply to one of the bot's replies that mentions the bot (and is no command) goes on with
+        that story, as `!alice <text>` sent as that reply would."""
+        me = self.bot.user
+        if message.author.bot or message.reference is None or me is None or me not in message.mentions:
+            return
+        if message.content.startswith(self.settings.command_prefix):
+            return  # a command: it finds the story itself
+        parent = await self.teller.chains.parent(message)
+        if parent is None or parent.author.id != me.id or model_of(parent) is None:
+            return  # not one of the bot's story replies (those carry its buttons)
+        ctx = await self.bot.get_context(message)
+        text = message.content.replace(f"<@{me.id}>", "").replace(f"<@!{me.id}>", "").strip()
+        model = model_of(parent)
+        try:
+            await self.write(ctx, model if model in self.generators else MAIN_MODEL, text, None, None)
+        except commands.CommandError as error:
+            await self.on_command_error(ctx, error)
+
+    @staticmethod
+    def refusal(error: commands.CommandError) -> str:
+        """The answer to a request the cooldown or the per-server cap turned away."""
+        if isinstance(error, commands.CommandOnCooldown):
+            return f"Please wait {error.retry_after:.0f} s before asking me again."
+        return f"I am already writing {error.number} replies in this server; please ask again in a moment."
 
     @commands.Cog.listener()
     async def on_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
@@ -165,11 +224,8 @@ class AliceCog(commands.Cog, name="Alice"):
             error = error.original  # an app-command error wrapped for the hybrid command
         if isinstance(error, commands.CommandNotFound):
             return
-        if isinstance(error, commands.CommandOnCooldown):
-            answer = f"Please wait {error.retry_after:.0f} s before asking me again."
-        elif isinstance(error, commands.MaxConcurrencyReached):
-            answer = (f"I am already writing {error.number} replies in this server; "
-                      "please ask again in a moment.")
+        if isinstance(error, (commands.CommandOnCooldown, commands.MaxConcurrencyReached)):
+            answer = self.refusal(error)
         elif isinstance(error, commands.NotOwner):
             answer = "Only the bot's owner can do that."
         elif isinstance(error, (commands.UserInputError, app_commands.TransformerError)):
@@ -201,11 +257,11 @@ def model_command(cog: AliceCog, name: str) -> commands.HybridCommand:
 
     @app_commands.describe(**DESCRIBE)
     async def write(ctx: commands.Context, *, seed: str = "", temperature: float | None = None,
-                    length: int | None = None) -> None:
-        await cog.write(ctx, name, seed, temperature, length)
+                    length: int | None = None, words: Literal["lexicon", "free"] | None = None) -> None:
+        await cog.write(ctx, name, seed, temperature, length, words)
 
     book = corpus_name(cog.generators[name].loaded.config)
     prefix = cog.settings.command_prefix
     description = f"Continue your text in the voice of {book}"[:100]
-    help_text = f"{description}: {prefix}{name} --temp 0.5 --len 400 <seed>"
+    help_text = f"{description}: {prefix}{name} --temp 0.5 --len 400 --words free <seed>"
     return commands.HybridCommand(write, name=name, help=help_text, description=description)

@@ -21,6 +21,7 @@ import yarl
 from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 
+from bot.buttons import StoryButton
 from bot.cog import BUILTIN_COMMANDS, MAIN_MODEL, AliceCog, model_command
 from bot.loader import close_generator
 from bot.reply import NO_MENTIONS
@@ -80,13 +81,15 @@ class AliceBot(commands.Bot):
         for name, path in self.model_paths.items():
             try:  # loading reads weights from disk: a worker thread keeps the event loop free
                 self.generators[name] = await asyncio.to_thread(
-                    Generator, path, self.settings.device, self.settings.max_seed_chars)
+                    Generator, path, self.settings.device, self.settings.max_seed_chars,
+                    precision=self.settings.precision, state_cache_bytes=int(self.settings.state_cache_mb * 2**20))
             except ModelFolderError as exc:
                 if name == MAIN_MODEL:
                     raise
                 log.warning("skipping %s: %s", path, exc)
         cog = AliceCog(self, self.settings, self.generators)
         await self.add_cog(cog)
+        self.add_dynamic_items(StoryButton)  # the buttons under every reply, sent before a restart too
         for name in self.generators:
             if name != MAIN_MODEL:
                 self.add_command(model_command(cog, name))

@@ -27,8 +27,10 @@ def open_generator(settings: Settings, model: str | None = None) -> Any:
     device = settings.device
     try:
         return Generator(Path(path).expanduser() if path else BUNDLED_MODEL, device=device,
-                         max_seed_chars=settings.max_seed_chars)
-    except (ModelFolderError, ValueError) as exc:  # ValueError: a CUDA device with no GPU
+                         max_seed_chars=settings.max_seed_chars,
+                         precision=settings.precision,
+                         state_cache_bytes=int(settings.state_cache_mb * 2**20))
+    except (ModelFolderError, ValueError) as exc:  # ValueError: a CUDA device with no GPU, a precision it lacks
         raise ModelLoadError(str(exc)) from None
     except (RuntimeError, AssertionError) as exc:  # torch's way of saying "no such device"
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -1,4 +1,5 @@
-"""What the terminal does with one line: a seed to continue, or a /command that changes a setting.
+"""What the terminal does with one line: a line of the story (the book's voice continues it), an
+empty line (it just goes on), or a /command that changes a setting or the story.
 
 Kept free of prompt_toolkit so that tests drive it directly with any text stream as output.
 """
@@ -10,18 +11,26 @@ from typing import TYPE_CHECKING, Any, TextIO
 import engine  # names load on first use: torch stays out of start-up
 from bot.loader import ModelLoadError, ModelSlot
 from bot.settings import Settings, SettingsError
+from bot.story import Story
 
 if TYPE_CHECKING:
     from engine.generator import Generator
 
 COMMANDS = {  # name: (argument, what it does); /help prints this table
     "help": ("", "this list"),
+    "retry": ("", "replace the last continuation with a new one"),
+    "undo": ("", "take back the last turn (a continuation, or a line you typed)"),
+    "show": ("", "print the story so far"),
+    "save": ("FILE", "write the story to FILE as plain text"),
+    "new": ("", "start a new story"),
     "temp": ("T", "sampling temperature, 0-10 (0 = greedy, < 1 safer, > 1 wilder)"),
-    "len": ("N", "characters per generation"),
+    "len": ("N", "characters per continuation (about: it ends at a sentence end, see /exact)"),
+    "exact": ("on|off", "write exactly /len characters (on), or end at a sentence end near it (off)"),
     "topk": ("K", "sample only from the K likeliest characters (0 = off)"),
     "topp": ("P", "sample from the smallest set reaching probability P, in (0, 1] (1 = off)"),
     "greedy": ("on|off", "always take the likeliest character (on), or sample again (off)"),
     "seed": ("N|off", "random seed: the same seed text then gives the same output; off = random"),
+    "words": ("lexicon|free", "write only words of the model's lexicon (lexicon), or spell freely (free)"),
     "model": ("PATH", "load another model folder"),
     "info": ("", "the model: name, corpus, vocabulary, validation bits/char, parameters"),
     "quit": ("", "leave (Ctrl-D does the same)"),
@@ -36,6 +45,7 @@ class Repl:
         self.slot = slot
         self.out = out
         self.rng_seed: int | None = None
+        self.story = Story()
         # /greedy off goes back to this temperature
         self._warm_temperature = settings.temperature or Settings().temperature
 
@@ -43,8 +53,7 @@ class Repl:
         """Act on one line typed at the prompt; False means 'quit'."""
         if line.lstrip().startswith("/"):
             return self.command(line.strip())
-        if line.strip():  # an empty line does nothing, as in a shell
-            self.generate(line)
+        self.generate(line if line.strip() else "")  # an empty line: the story just goes on
         return True
 
     def say(self, message: str) -> None:
@@ -63,24 +72,28 @@ class Repl:
 
     # -- generation -------------------------------------------------------------------------
 
-    def generate(self, seed: str) -> None:
-        """Stream the continuation of `seed` to the output; Ctrl-C stops it and keeps the text."""
+    def generate(self, line: str) -> None:
+        """Add `line` to the story and stream its continuation; Ctrl-C stops it and keeps the text."""
         generator = self._loaded("; /model PATH loads one")
-        if generator is None:
-            return
-        s = self.settings
-        stream = generator.stream(seed, length=s.length, temperature=s.temperature, top_k=s.top_k,
-                                  top_p=s.top_p, rng_seed=self.rng_seed)
-        try:
-            for piece in stream:
-                self.out.write(piece)
-                self.out.flush()  # one character at a time is the point of streaming
-        except KeyboardInterrupt:
-            self.out.write("\n[stopped]")
-        finally:
-            stream.close()
-        self.out.write("\n\n")
-        self.out.flush()
+        if generator is not None:
+            self.story.take_turn(generator, self.settings, self.rng_seed, self.out, line)
+
+    def _cmd_retry(self, arg: str) -> None:
+        generator = self._loaded()
+        if generator is not None and not self.story.retry(generator, self.settings, self.rng_seed, self.out):
+            self.say("nothing to retry: the last turn is not a continuation (press Enter for one)")
+
+    def _cmd_undo(self, arg: str) -> None:
+        self.say(self.story.undo())
+
+    def _cmd_show(self, arg: str) -> None:
+        self.say(self.story.show())
+
+    def _cmd_save(self, arg: str) -> None:
+        self.say(self.story.save(arg))
+
+    def _cmd_new(self, arg: str) -> None:
+        self.say(self.story.new())
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -98,8 +111,8 @@ class Repl:
     def _cmd_help(self, arg: str) -> None:
         width = max(len(f"/{n} {a}") for n, (a, _) in COMMANDS.items())
         lines = [f"  {f'/{n} {a}'.ljust(width)}  {text}" for n, (a, text) in COMMANDS.items()]
-        self.say("Type a seed and press Enter: the book's voice continues it. Ctrl-C stops a generation.\n"
-                 + "\n".join(lines))
+        self.say("Type a line of the story and press Enter: the book's voice continues it; Enter on an empty "
+                 "line lets it go on.\nCtrl-C stops a continuation and keeps what was written.\n" + "\n".join(lines))
 
     def _set(self, command: str, arg: str, field: str, kind: type) -> None:
         """Parse `arg` as `kind` and store it in setting `field`; a bad value changes nothing."""
@@ -132,6 +145,15 @@ class Repl:
     def _cmd_topp(self, arg: str) -> None:
         self._set("topp", arg, "top_p", float)
 
+    def _cmd_exact(self, arg: str) -> None:
+        if arg.lower() not in ("on", "off"):
+            shown = "on" if self.settings.exact else "off"
+            self.say(f"/exact {arg}: must be on or off" if arg else f"exact is {shown}")
+            return
+        self.settings = self.settings.with_overrides(exact=arg.lower() == "on")
+        self.say(f"exact {arg.lower()}" + ("" if self.settings.exact else
+                                           " (a continuation ends at a sentence end near /len)"))
+
     def _cmd_greedy(self, arg: str) -> None:
         if arg.lower() not in ("on", "off"):
             self.say(f"/greedy {arg}: must be on or off" if arg else
@@ -152,6 +174,17 @@ class Repl:
             return
         self.say(f"random seed = {self.rng_seed if self.rng_seed is not None else 'off'}")
 
+    def _cmd_words(self, arg: str) -> None:
+        if not arg:
+            self.say(f"words are {self.settings.words}")
+            return
+        try:
+            self.settings = self.settings.with_overrides(words=arg.lower())
+        except SettingsError as exc:
+            self.say(f"/words {arg}: {exc.rule}")
+            return
+        self.say(f"words = {self.settings.words}")
+
     def _cmd_model(self, arg: str) -> None:
         if not arg:
             self.say("/model needs the path of a model folder")
@@ -170,7 +203,8 @@ class Repl:
     def _cmd_info(self, arg: str) -> None:
         generator = self._loaded()
         if generator is not None:
-            self.say(describe_model(generator.loaded))
+            self.say(describe_model(generator.loaded) + f"\n  {'words'.ljust(16)}{self.settings.words} (/words)"
+                     + describe_precision(generator))
 
     # -- toolbar ----------------------------------------------------------------------------
 
@@ -178,10 +212,12 @@ class Repl:
         s = self.settings
         parts = [
             f"model {self.slot.status}",
-            f"len {s.length}",
+            f"story {len(self.story):,} chars",
+            f"len {s.length}{'' if s.exact else ' (about)'}",
             "greedy" if s.temperature == 0 else f"temp {s.temperature:g}",
             f"top-k {s.top_k or 'off'}",
             f"top-p {s.top_p:g}",
+            f"words {s.words}",
             f"seed {self.rng_seed if self.rng_seed is not None else 'random'}",
             "/help",
         ]
@@ -200,9 +236,23 @@ def describe_model(loaded: Any) -> str:
         ("corpus", engine.recorded_corpus(config) or "unknown"),
         ("fine-tuned from", engine.recorded_base(config) or "nothing (trained from scratch)"),
         ("vocabulary", f"{len(loaded.vocab)} characters"),
+        ("lexicon", describe_lexicon(getattr(loaded, "lexicon", None))),
         ("val bits/char", "not measured" if bpc is None else f"{bpc:.3f}"),
         ("parameters", f"{params:,}"),
         ("device", str(loaded.device)),
     ]
     return "\n".join(f"  {key.ljust(16)}{value}" for key, value in rows)
+
+
+def describe_precision(generator: Any) -> str:
+    """/info's precision line: the weights generation runs in, and why (chosen by auto, or asked for)."""
+    choice = getattr(generator, "precision", None)
+    return f"\n  {'precision'.ljust(16)}{choice.precision} ({choice.reason})" if choice is not None else ""
+
+
+def describe_lexicon(lexicon: Any) -> str:
+    """/info's lexicon line: how many words `/words lexicon` keeps to, or that there are none."""
+    if lexicon is None:
+        return "none (lexicon.txt is missing: words are free)"
+    return f"{len(lexicon):,} words (/words lexicon keeps to them)"
 

@@ -1,8 +1,9 @@
 """The streaming reply: one Discord message that grows as the model writes.
 
 `render` turns (seed, continuation) into safe message text under Discord's 2,000-character
-limit; `stream_into` edits a message as chunks arrive, at most once per interval, and ends with
-one final edit holding the whole text. Whatever fails on the way, the cursor never stays: a lost
+limit (`parse_reply` reads them back out of it); `stream_into` edits a message as chunks arrive,
+at most once per interval, and ends with one final edit holding the whole text (and the finished
+reply's buttons). Whatever fails on the way, the cursor never stays: a lost
 frame is caught up by the next one, and a final edit Discord keeps refusing is replaced by a note
 in place of the cursor or by the whole text as a new message.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
@@ -81,6 +83,28 @@ def render(seed: str, text: str, done: bool, note: str = "") -> str:
     return content if content.strip() else ELLIPSIS  # Discord refuses empty content
 
 
+_SEED_PART = re.compile(r"\*\*((?:\\.|[^\\*])*)\*\*")  # bold, with every * and \\ inside escaped
+_ENDINGS = (CURSOR, STOPPED, STOPPED_WRITING)
+
+
+def unplain(text: str) -> str:
+    """The text `plain` was given: escaping backslashes and the mention breakers taken out."""
+    return re.sub(r"\\(.)", r"\1", text.replace("@\u200b", "@"), flags=re.DOTALL)
+
+
+def parse_reply(content: str) -> tuple[str, str]:
+    """(seed as shown, continuation) of a message `render` wrote: the inverse of `render` for text
+    that fitted (a long seed is shown by its tail only; its whole text is in the asking message)."""
+    for ending in _ENDINGS:
+        content = content.removesuffix(ending)
+    if content == ELLIPSIS:
+        return "", ""
+    seed = _SEED_PART.match(content)
+    if seed is None:
+        return "", unplain(content)
+    return unplain(seed[1]), unplain(content[seed.end():])
+
+
 class Renderer(Protocol):
     """`render` with the seed filled in."""
 
@@ -90,8 +114,10 @@ class Renderer(Protocol):
 class _Stream:
     """Edit state of one reply: what is written, what is shown, when the next edit may go."""
 
-    def __init__(self, message: discord.Message, render: Renderer, interval: float) -> None:
+    def __init__(self, message: discord.Message, render: Renderer, interval: float,
+                 view: discord.ui.View | None = None) -> None:
         self.message, self.render = message, render
+        self.view = view  # the buttons the finished reply gets (None: the message keeps its own)
         self.base_interval = self.interval = interval
         self.text = ""
         self.shown = ""  # the text of the last frame Discord accepted
@@ -107,10 +133,11 @@ class _Stream:
         self.finished.set()
         self.wake.set()
 
-    async def edit(self, content: str) -> None:
+    async def edit(self, content: str, final: bool = False) -> None:
         started = time.monotonic()
+        extra = {"view": self.view} if final and self.view is not None else {}
         try:
-            await self.message.edit(content=content, allowed_mentions=NO_MENTIONS)
+            await self.message.edit(content=content, allowed_mentions=NO_MENTIONS, **extra)
         except REQUEST_ERRORS as exc:
             # a 429 discord.py gave up on, a 5xx, a dropped connection: the next edit comes later
             log.warning("edit of a streaming reply failed (%s); slowing down", describe(exc))
@@ -141,11 +168,11 @@ class _Stream:
                 await self.edit(self.render(text, False))
                 self.shown = text
 
-    async def try_edit(self, content: str) -> BaseException | None:
+    async def try_edit(self, content: str, final: bool = True) -> BaseException | None:
         """One edit once the throttle allows (the last edits are throttled too); its error, or None."""
         await asyncio.sleep(max(0.0, self.next_edit - time.monotonic()))
         try:
-            await self.edit(content)
+            await self.edit(content, final)
         except REQUEST_ERRORS as exc:
             return exc
         return None
@@ -190,12 +217,13 @@ async def try_send(send: Callable[[str], Awaitable[object]], content: str) -> bo
 
 
 async def stream_into(message: discord.Message, chunks: AsyncIterator[str], render: Renderer,
-                      interval: float, resend: Callable[[str], Awaitable[object]] | None = None) -> str:
+                      interval: float, resend: Callable[[str], Awaitable[object]] | None = None,
+                      view: discord.ui.View | None = None) -> str:
     """Append `chunks` to `message` (via `render(text, done, note)`), editing at most once per
     `interval` seconds (slower after rate limits and errors), then one final edit with everything
     (see `_Stream.end` for when Discord refuses it; `resend` posts a new message). A failed
     generation ends with a note and raises. Returns the generated text."""
-    stream = _Stream(message, render, interval)
+    stream = _Stream(message, render, interval, view)
     editor = asyncio.create_task(stream.edit_loop())
     note = ""
     try:

@@ -37,13 +37,22 @@ class Settings:
     models_dir: str = _setting("", "ALICE_MODELS_DIR",
                                "folder of model folders; each becomes its own Discord command (!holmes ...)")
     device: str = _setting("auto", "ALICE_DEVICE", "where generation runs: auto (cuda if present), cpu, cuda")
+    precision: str = _setting("auto", "ALICE_PRECISION", "weights generation runs in: auto (the fastest here "
+                              "whose measured cost is <= 0.01 bits/char), fp32, bf16, int8")
     length: int = _setting(400, "ALICE_LENGTH", "characters generated per request by default")
     max_length: int = _setting(1500, "ALICE_MAX_LENGTH",
                                "largest length a Discord user may ask for (the terminal has no cap)")
     temperature: float = _setting(0.8, "ALICE_TEMPERATURE", "sampling temperature; 0 = greedy, < 1 safer, > 1 wilder")
     top_k: int = _setting(0, "ALICE_TOP_K", "sample only from the k likeliest characters; 0 = off")
     top_p: float = _setting(0.95, "ALICE_TOP_P", "sample from the smallest set reaching this probability; 1 = off")
-    max_seed_chars: int = _setting(2000, "ALICE_MAX_SEED_CHARS", "longer seeds keep only their tail")
+    words: str = _setting("lexicon", "ALICE_WORDS",
+                          "lexicon = write only words of the model's lexicon.txt; free = any spelling")
+    max_seed_chars: int = _setting(400, "ALICE_MAX_SEED_CHARS", "longer seeds (and stories) are read from their "
+                                   "last this many characters (the models remember less: bench/seed_horizon.py)")
+    exact: bool = _setting(False, "ALICE_EXACT", "write exactly the length asked for; off = about that many, "
+                           "ending at a sentence end (at most 25% more) or cut back to a word end")
+    state_cache_mb: float = _setting(64.0, "ALICE_STATE_CACHE_MB",
+                                     "memory for recent stories' model states (about 9 KB each); 0 = none")
     discord_token: str = _setting("", "DISCORD_TOKEN", "the bot's token (Discord developer portal); never logged")
     command_prefix: str = _setting("!", "ALICE_PREFIX", "prefix of text commands (!alice, !models, !sync)")
     edit_interval: float = _setting(1.2, "ALICE_EDIT_INTERVAL", "seconds between edits of a streaming reply")
@@ -73,8 +82,13 @@ def add_setting_options(parser: argparse.ArgumentParser, flags: Mapping[str, str
     for name, spec in flags.items():
         f = by_name[name]
         flag, _, metavar = spec.partition(" ")
-        shown = "empty" if f.default == "" else f.default
+        shown = "empty" if f.default == "" else ("on" if f.default else "off") if isinstance(f.default, bool) \
+            else f.default
         help = f"{f.metadata['help']} (env {f.metadata['env']}; default: {shown})"
+        if isinstance(f.default, bool):  # a switch: given = on
+            parser.add_argument(flag, dest=name, action="store_const", const=True, default=None,
+                                help=help.replace("%", "%%"))
+            continue
         parser.add_argument(flag, dest=name, type=type(f.default), default=None, metavar=metavar or name.upper(),
                             help=help.replace("%", "%%"))
 
@@ -99,11 +113,23 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | str |
             continue
         kind = type(f.default)
         try:
-            values[f.name] = kind(raw.strip())
+            values[f.name] = parse_bool(raw) if kind is bool else kind(raw.strip())
         except ValueError:
+            if kind is bool:
+                raise SettingsError(f"{env}={raw!r} must be on or off") from None
             raise SettingsError(f"{env}={raw!r} is not a valid {kind.__name__}") from None
         _check(f.name, values[f.name])
     return Settings(**values).with_overrides(**overrides)
+
+
+def parse_bool(text: str) -> bool:
+    """on/off, true/false, yes/no, 1/0 (any case); ValueError otherwise."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{text!r} is not on or off")
 
 
 def checked_for_discord(settings: Settings) -> Settings:
@@ -122,10 +148,13 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {  # setting: (test of a 
     "top_k": (lambda v: v >= 0, "must be 0 (off) or positive"),
     "top_p": (lambda v: 0 < v <= 1, "must be in (0, 1]"),
     "max_seed_chars": (lambda v: v > 0, "must be positive"),
+    "state_cache_mb": (lambda v: v >= 0, "must not be negative"),
     "edit_interval": (lambda v: v >= 0, "must not be negative"),
     "cooldown": (lambda v: v >= 0, "must not be negative"),
     "guild_concurrency": (lambda v: v > 0, "must be positive"),
     "device": (lambda v: v in ("auto", "cpu", "cuda") or v.startswith("cuda:"), "must be auto, cpu or cuda"),
+    "words": (lambda v: v in ("lexicon", "free"), "must be lexicon or free"),
+    "precision": (lambda v: v in ("auto", "fp32", "bf16", "int8"), "must be auto, fp32, bf16 or int8"),
 }
 
 

@@ -2,7 +2,8 @@
 
 Continuous batching: streams join (`admit`) and leave (`keep`) between steps; each `step` samples
 one character for every row with that row's own settings and random draws, hands it to the row's
-reader, and advances all the rows in ONE batched forward.
+reader, and advances all the rows in ONE batched forward. A row may start from a state it is handed
+(a conversation's cached state) and hands back its final state when it ends (see `RowEnd`).
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from engine.model import FastStep
+from engine.endings import Ending
+from engine.lexicon import OFF, WordGuide
+from engine.precision import Step
 from engine.sampling import RowSettings, Sampling, choose
 from engine.streams import Outbox
 from engine.vocab import Vocab
@@ -23,54 +26,100 @@ from engine.vocab import Vocab
 WAKE_INTERVAL = 0.02  # seconds: readers that keep up are woken together, at most 50 times a second
 
 
+@dataclass
+class RowState:
+    """One row's LSTM state: h and c [layers, hidden], and the logits of the next character
+    ([vocab]; None when the state has not yet read the last character written)."""
+
+    h: torch.Tensor
+    c: torch.Tensor
+    logits: torch.Tensor | None = None
+
+
+@dataclass
+class RowEnd:
+    """How a row ended: the ids it kept, a state that has read all of them but the last `unread`,
+    and the state it started writing from (after reading its request's ids)."""
+
+    state: RowState
+    written: list[int]
+    unread: int
+    start: RowState
+
+
 @dataclass(eq=False)
 class Request:
     """One stream's slot: what to generate and where its text goes."""
 
-    ids: list[int]  # the prepared seed
-    length: int  # characters to generate
+    ids: list[int]  # read before writing: the prepared seed (or what `start` has not read yet)
+    length: int  # characters to generate: exactly, or a target (see engine/endings.py)
     sampling: Sampling
     rng: random.Random
     outbox: Outbox
+    exact: bool = True
+    start: RowState | None = None  # read `ids` from this state, not an empty one (with logits, ids may be [])
+    on_end: Callable[[RowEnd], None] | None = None  # told how the row ended, before its reader is
+    context: list[int] | None = None  # the last ids of the text before writing, for the word guide (None: ids)
     cancelled: bool = False  # set by the reader; the worker drops the row at its next step
+    ending: Ending = field(init=False)
+    primed: RowState | None = field(default=None, init=False)  # the state writing began from (for on_end)
+    near: dict[int, RowState] = field(default_factory=dict, init=False)  # states at word ends the text may end at
+
+    def __post_init__(self) -> None:
+        self.ending = Ending(self.length, self.exact)
 
 
 class Batch:
-    """The worker's batch: one row per active stream (state, last logits, sampling settings,
-    characters still to write). Only the worker thread touches it, except `cancelled`."""
+    """The worker's batch: one row per active stream (state, last logits, sampling settings, its
+    request's Ending, its place in the word guide). Only the worker thread touches it, except
+    `cancelled`."""
 
-    def __init__(self, model_step: FastStep, vocab: Vocab, device: torch.device,
-                 finished: Callable[[Request], None]) -> None:
+    def __init__(self, model_step: Step, vocab: Vocab, device: torch.device,
+                 finished: Callable[[Request], None], guide: WordGuide | None = None) -> None:
         self.model_step = model_step
         self.vocab, self.device = vocab, device
         self.finished = finished  # told of every stream that wrote its last character or failed
         self.cancelled = False  # a reader left since the worker last looked: drop its row (set by readers)
         self.rows: list[Request] = []
-        self.remaining = np.zeros(0, dtype=np.int64)  # characters each row still has to write
         self.last_tick = -WAKE_INTERVAL  # when the readers were last woken
         self.settings = RowSettings([])
         self.logits = self.h = self.c = None
+        self.guide = guide  # the model's lexicon as tables (None: every row writes freely)
+        self.words = np.zeros(0, dtype=np.int32)  # each row's place in the guide (OFF: a free row)
 
     def admit(self, requests: list[Request]) -> None:
-        """Prime the newcomers on their whole seeds (together, see `prime`), then add their rows."""
+        """Prime the newcomers on their ids (together, see `prime`), then add their rows. A request
+        whose start state has logits and nothing left to read starts writing from it at once."""
         requests = [r for r in requests if not r.cancelled]
         if not requests:
             return
-        logits, h, c = self.prime([r.ids for r in requests])
-        if self.rows:
-            logits, h, c = torch.cat([self.logits, logits]), torch.cat([self.h, h], 1), torch.cat([self.c, c], 1)
-        self.logits, self.h, self.c = logits, h, c
-        self._set_rows(self.rows + requests, np.concatenate([self.remaining, [r.length for r in requests]]))
+        reading = [r for r in requests if r.ids]
+        ready = [r for r in requests if not r.ids]
+        parts = [(self.logits, self.h, self.c)] if self.rows else []
+        if reading:
+            parts.append(self.prime([r.ids for r in reading], [r.start for r in reading]))
+        if ready:
+            parts.append((torch.stack([r.start.logits for r in ready]), torch.stack([r.start.h for r in ready], 1),
+                          torch.stack([r.start.c for r in ready], 1)))
+        self.logits = torch.cat([p[0] for p in parts])
+        self.h, self.c = torch.cat([p[1] for p in parts], 1), torch.cat([p[2] for p in parts], 1)
+        self.words = np.concatenate([self.words, [self._word_start(r) for r in reading + ready]]).astype(np.int32)
+        for row, request in enumerate(reading + ready, start=len(self.rows)):
+            if request.on_end is not None:
+                request.primed = self._row_state(row)
+        self._set_rows(self.rows + reading + ready)
 
-    def prime(self, seeds: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Read every seed from its first character in one batched pass per distinct seed length: all
-        rows read together up to the shortest seed's end, those ending there leave, the rest carry on
-        with their state. Measured: 16 seeds of 76 characters take 11 ms together, 39 ms one by one."""
+    def prime(self, seeds: list[list[int]], starts: list[RowState | None] | None = None,
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Read every seed (from its start state, else from an empty one) in one batched pass per
+        distinct seed length: all rows read together up to the shortest seed's end, those ending there
+        leave, the rest carry on with their state. Measured: 16 seeds of 76 characters take 11 ms
+        together, 39 ms one by one."""
         order = sorted(range(len(seeds)), key=lambda i: -len(seeds[i]))  # longest first: leavers are last
         logits: list[torch.Tensor | None] = [None] * len(seeds)
         h: list[torch.Tensor | None] = [None] * len(seeds)
         c: list[torch.Tensor | None] = [None] * len(seeds)
-        state, start, active = None, 0, len(order)
+        state, start, active = _start_states([starts[i] for i in order] if starts else []), 0, len(order)
         while active:
             end = len(seeds[order[active - 1]])
             chunk = torch.tensor([seeds[i][start:end] for i in order[:active]], device=self.device)
@@ -90,16 +139,29 @@ class Batch:
         if not self.rows:
             return
         uniforms = np.array([r.rng.random() for r in self.rows])
-        ids = choose(self.logits.float().cpu().numpy(), self.settings, uniforms, self.vocab.unknown_id)
+        guide = self.guide if self.settings.any_guided else None
+        allowed = guide.allowed(self.words) if guide is not None else None
+        ids = choose(self.logits.float().cpu().numpy(), self.settings, uniforms, self.vocab.unknown_id, allowed)
+        if guide is not None:
+            self.words = guide.advance(self.words, ids)
         chars, now = self.vocab.chars, time.monotonic()
         hold = now - self.last_tick < WAKE_INTERVAL  # all readers are woken on the same ticks
         if not hold:
             self.last_tick = now
-        self.remaining -= 1
-        going = self.remaining > 0
-        for request, i, more in zip(self.rows, ids.tolist(), going.tolist(), strict=True):
-            request.outbox.put(chars[i], done=not more, hold=hold)
-            if not more:
+        going = np.ones(len(self.rows), dtype=bool)
+        for row, (request, i) in enumerate(zip(self.rows, ids.tolist(), strict=True)):
+            text, done = request.ending.add(chars[i])
+            if request.ending.near and request.on_end is not None:  # the text may end here: keep this state
+                ending = request.ending  # ... and the one it would be cut back to, no other
+                request.near = {p: s for p, s in request.near.items() if p == ending.safe}
+                request.near[ending.word_end] = self._row_state(row)
+            if done:
+                going[row] = False
+                if request.on_end is not None:  # first: a reader told of the end finds the state stored
+                    request.on_end(self._row_end(request, row))
+            if text or done:
+                request.outbox.put(text, done=done, hold=hold)
+            if done:
                 self.finished(request)
         next_ids = torch.from_numpy(ids).to(self.device)
         if not going.all():
@@ -114,15 +176,53 @@ class Batch:
             return
         index = torch.from_numpy(np.flatnonzero(going)).to(self.device)
         self.logits, self.h, self.c = self.logits[index], self.h[:, index], self.c[:, index]
-        self._set_rows([r for r, g in zip(self.rows, going.tolist(), strict=True) if g], self.remaining[going])
+        self.words = self.words[going]
+        self._set_rows([r for r, g in zip(self.rows, going.tolist(), strict=True) if g])
 
     def fail(self, joining: list[Request], exc: BaseException) -> None:
         """End every row, and the streams about to join, with `exc`."""
         for request in [*self.rows, *joining]:
             request.outbox.put(error=exc)
             self.finished(request)
-        self._set_rows([], np.zeros(0, dtype=np.int64))
+        self._set_rows([])
+        self.words = self.words[:0]
 
-    def _set_rows(self, rows: list[Request], remaining: np.ndarray) -> None:
-        self.rows, self.remaining = rows, remaining.astype(np.int64)
+    def _row_end(self, request: Request, row: int) -> RowEnd:
+        """The row's final state for its `on_end`: the one that has read (nearly) all it kept."""
+        ending = request.ending
+        kept = ending.kept
+        written = self.vocab.encode("".join(ending.text[:kept]))
+        if kept == ending.written - 1:  # it stopped before a character it drew: the logits are those of what follows
+            state, unread = self._row_state(row), 0
+        elif kept == ending.written:  # its last character is drawn, not read
+            state, unread = RowState(self.h[:, row].clone(), self.c[:, row].clone()), 1
+        elif kept in request.near:  # a blank line, or cut back: a word end whose state was kept
+            state, unread = request.near[kept], 0
+        else:  # cut back further: from where it started, all it kept is still to read
+            state, unread = request.primed, kept
+        return RowEnd(state, written, unread, request.primed)
+
+    def _row_state(self, row: int) -> RowState:
+        """A copy of one row's state and logits (a view would keep the whole batch's tensors alive)."""
+        return RowState(self.h[:, row].clone(), self.c[:, row].clone(), self.logits[row].clone())
+
+    def _word_start(self, request: Request) -> int:
+        """Where a newcomer's text stands in the word guide (OFF for rows not kept to the lexicon, or
+        with no lexicon to keep to: they stay there, and may write anything)."""
+        if request.sampling.words != "lexicon" or self.guide is None:
+            return OFF
+        return self.guide.start(request.context if request.context is not None else request.ids)
+
+    def _set_rows(self, rows: list[Request]) -> None:
+        self.rows = rows
         self.settings = RowSettings([r.sampling for r in rows])
+
+
+def _start_states(starts: list[RowState | None]) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The rows' starting (h, c) [layers, rows, hidden], zeros for rows without one; None if none has one."""
+    given = next((s for s in starts if s is not None), None)
+    if given is None:
+        return None
+    zero = torch.zeros_like(given.h)
+    return (torch.stack([zero if s is None else s.h for s in starts], 1),
+            torch.stack([zero if s is None else s.c for s in starts], 1))

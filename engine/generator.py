@@ -4,7 +4,8 @@ One worker thread owns the model. A stream joins the worker's batch with its see
 forward pass (streams that arrive together are primed together); from then on every step is ONE
 batched forward over all active streams (continuous batching): streams join and leave at any step,
 each with its own sampling settings and its own random draws, so a stream writes the same text
-alone or among others (up to float rounding).
+alone or among others (up to float rounding). A seed may be a Conversation: its transcript is read,
+from the state its last turn ended in when that is still cached (see engine/conversation.py).
 
 A Generator nobody closes is closed for them: when it is garbage collected, and at interpreter exit
 (its worker is stopped and joined before Python finalizes, see `_close_all`).
@@ -21,16 +22,24 @@ from pathlib import Path
 
 import torch
 
-from engine.batch import Batch, Request
-from engine.model import FastStep, flush_denormals
+from engine.batch import Batch, Request, RowEnd
+from engine.conversation import Conversation, Snapshot, StateCache, plan, state_key
+from engine.lexicon import SEED_WINDOW
+from engine.model import flush_denormals
 from engine.modelfolder import LoadedModel, load_model_folder
+from engine.precision import Choice, check_choice
+from engine.precision import choose as choose_precision
 from engine.sampling import Sampling
 from engine.streams import AsyncStream, GeneratorClosed, Outbox, SyncStream
 from engine.vocab import PARAGRAPH
 
-__all__ = ["DEFAULT_MAX_SEED_CHARS", "Generator", "GeneratorClosed"]
+__all__ = ["DEFAULT_MAX_SEED_CHARS", "DEFAULT_STATE_CACHE_BYTES", "Generator", "GeneratorClosed"]
 
-DEFAULT_MAX_SEED_CHARS = 2000
+# Seeds are read up to their last 400 characters: the bundled models' predictions after 400 characters
+# equal those after 2,000 (same bits/char to 0.0003, KL 0.0004 bits a character: bench/seed_horizon.py)
+# and reading is sequential, so a 2,000-character seed would wait five times as long for nothing.
+DEFAULT_MAX_SEED_CHARS = 400
+DEFAULT_STATE_CACHE_BYTES = 64 << 20  # about 7,500 states of the bundled model (8,844 bytes each)
 
 
 class Generator:
@@ -39,12 +48,15 @@ class Generator:
     loaded: LoadedModel
 
     def __init__(self, model: LoadedModel | Path | str | None = None, device: str = "cpu",
-                 max_seed_chars: int = DEFAULT_MAX_SEED_CHARS) -> None:
+                 max_seed_chars: int = DEFAULT_MAX_SEED_CHARS,
+                 state_cache_bytes: int = DEFAULT_STATE_CACHE_BYTES, precision: str = "auto") -> None:
         if max_seed_chars < 1:
             raise ValueError(f"max_seed_chars must be at least 1, not {max_seed_chars}")
         self.max_seed_chars = max_seed_chars
-        self._worker = _Worker(model, device)
+        self.states = StateCache(state_cache_bytes)  # conversations' recent states
+        self._worker = _Worker(model, device, check_choice(precision))
         self.loaded = self._worker.loaded
+        self.precision: Choice = self._worker.precision  # the precision running and why (see engine/precision.py)
         # the worker never refers to this object, so dropping the last reference stops the worker
         weakref.finalize(self, self._worker.close).atexit = False  # at exit, _close_all does it
 
@@ -55,25 +67,29 @@ class Generator:
         text = self.loaded.vocab.normalize(seed)[-self.max_seed_chars:]
         return text or PARAGRAPH
 
-    def stream(self, seed: str = "", length: int = 400, temperature: float | None = None,
+    def stream(self, seed: str | Conversation = "", length: int = 400, temperature: float | None = None,
                top_k: int | None = None, top_p: float | None = None, rng_seed: int | None = None,
-               sampling: Sampling | None = None) -> Iterator[str]:
-        """Iterator of text chunks continuing `seed`, `length` characters in all. A chunk is what
-        was ready when asked for (one character or more). Stop early with `.close()` (or `break`)."""
-        return SyncStream(self, self._request(seed, length, temperature, top_k, top_p, rng_seed, sampling))
+               sampling: Sampling | None = None, exact: bool = True, words: str | None = None) -> Iterator[str]:
+        """Iterator of text chunks continuing `seed` (text, or a Conversation's transcript): `length`
+        characters, or with `exact=False` about that many, ending naturally (engine/endings.py). A
+        chunk is what was ready when asked for. Stop early with `.close()` (or `break`). `words`:
+        "lexicon" keeps every word to the model's lexicon, "free" lets it spell anything (see Sampling)."""
+        return SyncStream(self, self._request(seed, length, temperature, top_k, top_p, rng_seed, sampling, exact,
+                                              words))
 
-    def astream(self, seed: str = "", length: int = 400, temperature: float | None = None,
+    def astream(self, seed: str | Conversation = "", length: int = 400, temperature: float | None = None,
                 top_k: int | None = None, top_p: float | None = None, rng_seed: int | None = None,
-                sampling: Sampling | None = None) -> AsyncIterator[str]:
+                sampling: Sampling | None = None, exact: bool = True, words: str | None = None) -> AsyncIterator[str]:
         """`stream` for `async for`; never blocks the event loop. Cancelling the reading task, or
         dropping the iterator, frees the stream's slot at once."""
-        return AsyncStream(self, self._request(seed, length, temperature, top_k, top_p, rng_seed, sampling))
+        return AsyncStream(self, self._request(seed, length, temperature, top_k, top_p, rng_seed, sampling, exact,
+                                               words))
 
-    def generate(self, seed: str = "", length: int = 400, temperature: float | None = None,
+    def generate(self, seed: str | Conversation = "", length: int = 400, temperature: float | None = None,
                  top_k: int | None = None, top_p: float | None = None, rng_seed: int | None = None,
-                 sampling: Sampling | None = None) -> str:
+                 sampling: Sampling | None = None, exact: bool = True, words: str | None = None) -> str:
         """The whole continuation as one string."""
-        return "".join(self.stream(seed, length, temperature, top_k, top_p, rng_seed, sampling))
+        return "".join(self.stream(seed, length, temperature, top_k, top_p, rng_seed, sampling, exact, words))
 
     @property
     def active_streams(self) -> int:
@@ -103,19 +119,41 @@ class Generator:
 
     # ----- readers' side -----------------------------------------------------------------------
 
-    def _request(self, seed: str, length: int, temperature: float | None, top_k: int | None,
-                 top_p: float | None, rng_seed: int | None, sampling: Sampling | None) -> Callable:
+    def _request(self, seed: str | Conversation, length: int, temperature: float | None, top_k: int | None,
+                 top_p: float | None, rng_seed: int | None, sampling: Sampling | None, exact: bool,
+                 words: str | None = None) -> Callable:
         """Check the arguments now (errors belong to the caller); the slot is taken on first read."""
         if length < 0:
             raise ValueError(f"length must be 0 or more, not {length}")
-        settings = _resolve(sampling, temperature, top_k, top_p)
-        ids = self.loaded.vocab.encode(self.prepare_seed(seed))
+        settings = _resolve(sampling, temperature, top_k, top_p, words)
+        if isinstance(seed, Conversation):
+            conversation = Conversation(list(seed.turns))  # as it is now: the caller may go on adding turns
+        else:
+            ids = self.loaded.vocab.encode(self.prepare_seed(seed))
 
         def start(wake: Callable[[], None]) -> Request:
-            request = Request(ids, length, settings, random.Random(rng_seed), Outbox(wake))
+            request = Request([], length, settings, random.Random(rng_seed), Outbox(wake), exact)
+            if isinstance(seed, Conversation):  # looked up now, at the first read: the last turn has ended
+                self._continue(conversation, request)
+            else:
+                request.ids = ids
             self._worker.join(request)
             return request
         return start
+
+    def _continue(self, conversation: Conversation, request: Request) -> None:
+        """Set `request` to continue `conversation` from its cached state (if any), and to cache the
+        states it starts and ends in."""
+        vocab, window = self.loaded.vocab, self.max_seed_chars
+        how = plan(conversation, vocab, self.states, window)
+        request.ids, request.start = vocab.encode(how.read), how.start
+        request.context = vocab.encode(how.text[-SEED_WINDOW - 1:])  # where its last word stands
+
+        def on_end(end: RowEnd) -> None:  # in the worker thread, before the reader hears of the end
+            text = how.text + vocab.decode(end.written)
+            self.states.put(state_key(how.text, window), Snapshot(end.start))
+            self.states.put(state_key(text, window), Snapshot(end.state, text[len(text) - end.unread:]))
+        request.on_end = on_end
 
     def _leave(self, request: Request) -> None:
         """A reader is done with its stream: free the slot now (the worker skips the row from its next step)."""
@@ -127,9 +165,10 @@ class _Worker:
     thread holds no reference to it: a Generator dropped without `close` is collected, and stops this."""
 
     loaded: LoadedModel
+    precision: Choice
     batch: Batch  # touched by the worker thread only (see engine/batch.py)
 
-    def __init__(self, model: LoadedModel | Path | str | None, device: str) -> None:
+    def __init__(self, model: LoadedModel | Path | str | None, device: str, precision: str) -> None:
         self.cond = threading.Condition()
         self.joining: list[Request] = []
         self.live: set[Request] = set()  # joining or in the batch, not finished, not cancelled
@@ -140,7 +179,7 @@ class _Worker:
         # a 2,000-character prime takes 59 ms alone and 150-180 ms beside another team.
         failed: list[BaseException] = []
         ready = threading.Event()
-        self.thread = threading.Thread(target=self._serve, args=(model, device, ready, failed),
+        self.thread = threading.Thread(target=self._serve, args=(model, device, precision, ready, failed),
                                        name="alice-generator", daemon=True)
         with _workers_lock:
             _workers.add(self)
@@ -188,23 +227,26 @@ class _Worker:
 
     # ----- the worker thread -------------------------------------------------------------------
 
-    def _serve(self, model: LoadedModel | Path | str | None, device: str, ready: threading.Event,
+    def _serve(self, model: LoadedModel | Path | str | None, device: str, precision: str, ready: threading.Event,
                failed: list[BaseException]) -> None:
         try:
-            if self._load(model, device, ready, failed):
+            if self._load(model, device, precision, ready, failed):
                 self._run()
         finally:
             with _workers_lock:
                 _workers.discard(self)
 
-    def _load(self, model: LoadedModel | Path | str | None, device: str, ready: threading.Event,
+    def _load(self, model: LoadedModel | Path | str | None, device: str, precision: str, ready: threading.Event,
               failed: list[BaseException]) -> bool:
         """Load the model and build the batch; an error is handed to the Generator's caller."""
         try:
             self.loaded = model if isinstance(model, LoadedModel) else \
                 load_model_folder(None if model is None else Path(model), device)
             flush_denormals()  # this thread runs every step (a model loaded elsewhere set it there)
-            self.batch = Batch(FastStep(self.loaded.model), self.loaded.vocab, self.loaded.device, self.finished)
+            with torch.inference_mode():  # auto times the candidates' real step here, in this thread
+                step, self.precision = choose_precision(self.loaded.model, precision, self.loaded.config)
+            self.batch = Batch(step, self.loaded.vocab, self.loaded.device, self.finished,
+                               guide=self.loaded.guide)  # built here, once per loaded model
         except BaseException as exc:
             failed.append(exc)
             with self.cond:
@@ -260,10 +302,11 @@ def _close_all() -> None:
 
 
 def _resolve(sampling: Sampling | None, temperature: float | None, top_k: int | None,
-             top_p: float | None) -> Sampling:
+             top_p: float | None, words: str | None = None) -> Sampling:
     base = sampling or Sampling()
     return Sampling(
         temperature=base.temperature if temperature is None else temperature,
         top_k=base.top_k if top_k is None else top_k,
         top_p=base.top_p if top_p is None else top_p,
+        words=base.words if words is None else words,
     )

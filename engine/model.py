@@ -98,32 +98,41 @@ class FastStep:
     reorders them on every call, which for one character costs three times the step itself (measured
     on this project's 2-core AMD machine: 418 us a step for 1 row, 577 for 16, against 114 and 214
     prepacked). Elsewhere (a GPU, a build without oneDNN) it is the model's own `read` and `step`.
+
+    The packed layout is tuned for a batch size, and a call with another one pays a reorder: the
+    2x512 model took 1.8-2.2 ms a step for 1 row on weights packed for 16, 0.9-1.0 ms on weights
+    packed for 1 (and 7.7-11 ms for 16 rows on those). So the weights are packed twice, for one row
+    and for many, and each call takes the layout that fits it.
     """
 
-    PACK_HINT = 16  # the batch size oneDNN tunes the packed layout for (1 and 16 rows measured alike)
+    PACK_HINTS = (1, 16)  # the batch sizes oneDNN tunes a packed layout for: one row, many rows
 
     def __init__(self, model: CharLSTM) -> None:
         self.model = model
-        self.layers: list[tuple[torch.Tensor, ...]] = []  # per layer: packed w_ih, packed w_hh, b_ih, b_hh
+        # per batch-size hint, per layer: packed w_ih, packed w_hh, b_ih, b_hh (empty: no oneDNN)
+        self.packs: dict[int, list[tuple[torch.Tensor, ...]]] = {}
         if _onednn_rnn_works(model):
             lstm = model.lstm
             with torch.no_grad():
-                for i in range(lstm.num_layers):
-                    inputs = lstm.input_size if i == 0 else lstm.hidden_size
-                    weights = [getattr(lstm, f"{name}_l{i}").detach() for name in ("weight_ih", "weight_hh")]
-                    packed = _pack_layer(*weights, lstm.hidden_size, [1, self.PACK_HINT, inputs])
-                    self.layers.append((*packed, getattr(lstm, f"bias_ih_l{i}").detach(),
-                                        getattr(lstm, f"bias_hh_l{i}").detach()))
+                for hint in self.PACK_HINTS:
+                    self.packs[hint] = []
+                    for i in range(lstm.num_layers):
+                        inputs = lstm.input_size if i == 0 else lstm.hidden_size
+                        weights = [getattr(lstm, f"{name}_l{i}").detach() for name in ("weight_ih", "weight_hh")]
+                        packed = _pack_layer(*weights, lstm.hidden_size, [1, hint, inputs])
+                        self.packs[hint].append((*packed, getattr(lstm, f"bias_ih_l{i}").detach(),
+                                                 getattr(lstm, f"bias_hh_l{i}").detach()))
 
     def read(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """ids [batch, time] -> logits after the last character [batch, vocab], final state."""
-        if not self.layers:
+        if not self.packs:
             return self.model.read(ids, state)
         x = self.model.embed(ids).transpose(0, 1).contiguous()  # [time, batch, embed]
         if state is None:
             state = self.model.zero_state(ids.shape[0], ids.device)
         hs, cs = [], []
-        for i, layer in enumerate(self.layers):
+        layers = self.packs[1 if ids.shape[0] == 1 else self.PACK_HINTS[-1]]  # one row, or many
+        for i, layer in enumerate(layers):
             x, h, c = _run_layer(x, state[0][i:i + 1].contiguous(), state[1][i:i + 1].contiguous(), *layer)
             hs.append(h)
             cs.append(c)

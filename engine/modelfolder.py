@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from engine.lexicon import LEXICON, Lexicon, LexiconError, WordGuide
 from engine.model import CharLSTM, ModelConfig, flush_denormals
 from engine.vocab import Vocab, VocabError
 
@@ -29,17 +31,26 @@ class ModelFolderError(Exception):
 
 @dataclass
 class LoadedModel:
-    """A model ready to generate: the network (eval mode, on `device`), its vocab and config."""
+    """A model ready to generate: the network (eval mode, on `device`), its vocab and config, and its
+    lexicon (None for a folder without lexicon.txt: it samples freely)."""
 
     model: CharLSTM
     vocab: Vocab
     config: dict
     path: Path
     device: torch.device
+    lexicon: Lexicon | None = None
 
     @property
     def name(self) -> str:
         return str(self.config.get("name") or self.path.name)
+
+    @cached_property
+    def guide(self) -> WordGuide | None:
+        """The lexicon compiled for guided sampling (built on first use, a few tenths of a second for
+        the bundled one); None without a lexicon, or with one this vocabulary cannot spell a word of."""
+        guide = WordGuide.build(self.lexicon, self.vocab) if self.lexicon else None
+        return guide if guide is not None and guide.words else None
 
 
 def recorded_corpus(config: dict) -> str | None:
@@ -105,9 +116,10 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def save_model_folder(directory: Path, model: CharLSTM, vocab: Vocab, config: dict) -> Path:
-    """Write the three files of a model folder (each atomically). `config` holds everything
-    beyond the architecture: training, corpus, metrics."""
+def save_model_folder(directory: Path, model: CharLSTM, vocab: Vocab, config: dict,
+                      lexicon: Lexicon | None = None) -> Path:
+    """Write the files of a model folder (each atomically). `config` holds everything beyond the
+    architecture: training, corpus, metrics; `lexicon`, when given, becomes lexicon.txt."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     if len(vocab) != model.config.vocab_size:
@@ -120,6 +132,8 @@ def save_model_folder(directory: Path, model: CharLSTM, vocab: Vocab, config: di
     write_atomic(directory / VOCAB, json.dumps(vocab.to_json(), ensure_ascii=False, indent=1).encode())
     full = {"format_version": FORMAT_VERSION, **config, "architecture": model.config.to_json()}
     write_atomic(directory / CONFIG, json.dumps(full, ensure_ascii=False, indent=2).encode())
+    if lexicon is not None:
+        write_atomic(directory / LEXICON, lexicon.to_text().encode())
     return directory
 
 
@@ -188,4 +202,17 @@ def load_model_folder(directory: Path | None = None, device: str | torch.device 
     flush_denormals()  # the thread that loads is the one that runs the model (the Generator's worker)
     device = pick_device(device)
     model.to(device).eval()
-    return LoadedModel(model=model, vocab=vocab, config=config, path=directory, device=device)
+    return LoadedModel(model=model, vocab=vocab, config=config, path=directory, device=device,
+                       lexicon=read_lexicon(directory))
+
+
+def read_lexicon(directory: Path) -> Lexicon | None:
+    """A folder's lexicon.txt, or None when it has none (folders made before lexicons existed).
+    A damaged one raises ModelFolderError naming the file and the line."""
+    path = Path(directory) / LEXICON
+    if not path.exists():
+        return None
+    try:
+        return Lexicon.read(path)
+    except LexiconError as exc:
+        raise ModelFolderError(str(exc)) from None

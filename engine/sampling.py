@@ -1,4 +1,5 @@
-"""Sampling settings and the batched draw of next characters (temperature, top-k, top-p).
+"""Sampling settings and the batched draw of next characters (temperature, top-k, top-p, and the
+characters a row may write at all: see engine/lexicon.py for `words="lexicon"`).
 
 The draw runs in numpy on the CPU: for a few dozen characters per row, a handful of numpy calls cost
 microseconds where the same work as torch operators costs a step's worth of dispatch overhead.
@@ -20,6 +21,7 @@ class Sampling:
     temperature: float = 0.8  # 0 = greedy (always the likeliest), < 1 = safer, > 1 = wilder
     top_k: int = 0  # keep only the k likeliest characters (0 = all)
     top_p: float = 0.95  # keep the smallest set whose probability reaches p (1 = all)
+    words: str = "lexicon"  # "lexicon" = only words of the model's lexicon.txt (if it has one); "free" = any
 
     def __post_init__(self) -> None:
         if not 0 <= self.temperature <= 10:
@@ -28,10 +30,15 @@ class Sampling:
             raise ValueError(f"top_k must be 0 (off) or a positive count, not {self.top_k}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], not {self.top_p}")
+        if self.words not in WORDS:
+            raise ValueError(f"words must be {' or '.join(WORDS)}, not {self.words!r}")
 
     @property
     def greedy(self) -> bool:
         return self.temperature == 0
+
+
+WORDS = ("lexicon", "free")
 
 
 class RowSettings:
@@ -45,22 +52,34 @@ class RowSettings:
         self.top_k = np.array([s.top_k or _ALL for s in settings], dtype=np.int64)  # 0 (off) keeps all
         self.top_p = np.array([s.top_p for s in settings], dtype=np.float64).reshape(-1, 1)
         self.row = np.arange(len(settings))
+        self.guided = np.array([s.words == "lexicon" for s in settings], dtype=bool)  # rows kept to the lexicon
+        self.any_guided = bool(self.guided.any())
 
     def __len__(self) -> int:
         return len(self.greedy)
 
 
 _ALL = np.iinfo(np.int64).max
+_NO = np.float64(-np.inf)  # a float64 scalar: np.where then makes float64 logits
 
 
-def choose(logits: np.ndarray, rows: RowSettings, uniforms: np.ndarray, banned: int | None = 0) -> np.ndarray:
+def choose(logits: np.ndarray, rows: RowSettings, uniforms: np.ndarray, banned: int | None = 0,
+           allowed: np.ndarray | None = None) -> np.ndarray:
     """One id per row of `logits` [batch, vocab], each row with its own settings and its own uniform
     draw in [0, 1). A row's pick depends only on that row, so a stream is reproducible whatever it
-    is batched with. `banned` (the unknown symbol) is never produced."""
-    logits = logits.astype(np.float64)  # a copy, and headroom against rounding at the cut-offs
+    is batched with. `banned` (the unknown symbol) is never produced; with `allowed` (bool [batch,
+    vocab], at least one True per row) only those characters are, and temperature, top-k and top-p
+    act on them alone."""
+    source = logits
+    # a float64 copy (headroom against rounding at the cut-offs), with what is not allowed cut
+    logits = logits.astype(np.float64) if allowed is None else np.where(allowed, logits, _NO)
     if banned is not None:
         logits[:, banned] = -np.inf
     order = np.argsort(-logits, axis=1, kind="stable")  # likeliest first; ties keep id order
+    if allowed is not None:
+        stuck = np.isneginf(logits[rows.row, order[:, 0]])  # nothing allowed is possible: unguided this once
+        if stuck.any() and not allowed[stuck].all():
+            return choose(source, rows, uniforms, banned, allowed | stuck[:, None])
     if rows.all_greedy:
         return order[:, 0]
     scaled = logits[rows.row[:, None], order] * rows.inverse_temperature

@@ -1,6 +1,8 @@
 """A small fake Discord on 127.0.0.1: REST under /api/v10 and a gateway websocket, for the real
 discord.py client. It records every REST call, can be told to fail chosen routes (`fail`), and
-pushes MESSAGE_CREATE / INTERACTION_CREATE events to the bot.
+pushes MESSAGE_CREATE / INTERACTION_CREATE events to the bot: messages (also as replies), slash
+commands and button presses (component interactions, type 3). It keeps the messages, so the bot can
+fetch them and follow their references.
 
 Only what alice's bot touches is implemented; anything else answers 404 (and is recorded), so a
 test that hits something new fails loudly rather than hanging.
@@ -101,7 +103,8 @@ class FakeDiscord:
     calls: list[Call] = field(default_factory=list)
     identifies: list[dict] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)  # see `fail`
-    messages: dict[str, dict] = field(default_factory=dict)
+    messages: dict[str, dict] = field(default_factory=dict)  # the bot's, oldest first
+    user_messages: dict[str, dict] = field(default_factory=dict)  # everyone else's (`say`)
 
     def __post_init__(self) -> None:
         # snowflakes carry their creation time: interactions older than 15 minutes count as expired
@@ -178,8 +181,10 @@ class FakeDiscord:
         return result
 
     # ---- events pushed to the bot ----------------------------------------------------------
-    async def say(self, content: str, author_id: int = USER_ID, bot: bool = False) -> str:
-        """Someone writes `content` in the channel; returns the message id."""
+    async def say(self, content: str, author_id: int = USER_ID, bot: bool = False, reply_to: str | None = None,
+                  ping: bool = False) -> str:
+        """Someone writes `content` in the channel, as a reply to message `reply_to` if given (`ping`:
+        the reply mentions that message's author, as Discord's reply toggle does); returns the id."""
         message_id = str(next(self._ids))
         data = {"id": message_id, "channel_id": str(CHANNEL_ID), "guild_id": str(GUILD_ID),
                 "author": user(author_id, f"user{author_id % 100}", bot),
@@ -187,8 +192,35 @@ class FakeDiscord:
                 "content": content, "timestamp": TIMESTAMP, "edited_timestamp": None, "tts": False,
                 "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
                 "embeds": [], "pinned": False, "type": 0, "flags": 0}
-        await self.dispatch("MESSAGE_CREATE", data)
+        if reply_to is not None:
+            data.update(type=19, message_reference={"type": 0, "message_id": reply_to, "channel_id": str(CHANNEL_ID),
+                                                   "guild_id": str(GUILD_ID)})
+            if ping:
+                data["mentions"] = [self._message_by_id(reply_to)["author"]]
+        self.user_messages[message_id] = data
+        await self.dispatch("MESSAGE_CREATE", self._with_reference(data))
         return message_id
+
+    async def press(self, message_id: str, custom_id: str, author_id: int = USER_ID) -> str:
+        """Someone presses the button `custom_id` under message `message_id`; returns the interaction token."""
+        interaction_id, token = str(next(self._ids)), f"itoken-{next(self._ids)}"
+        self._originals[token] = message_id  # a component interaction's "original" is its message
+        data = {"id": interaction_id, "application_id": str(APP_ID), "type": 3, "token": token, "version": 1,
+                "data": {"custom_id": custom_id, "component_type": 2},
+                "message": self._with_reference(self.messages[message_id]),
+                "guild_id": str(GUILD_ID), "channel_id": str(CHANNEL_ID),
+                "channel": {"id": str(CHANNEL_ID), "type": 0, "guild_id": str(GUILD_ID), "name": "general",
+                            "position": 0, "permission_overwrites": [], "permissions": PERMISSIONS},
+                "member": member(author_id, f"user{author_id % 100}"), "app_permissions": PERMISSIONS,
+                "locale": "en-US", "guild_locale": "en-US", "entitlements": [], "context": 0,
+                "authorizing_integration_owners": {"0": str(GUILD_ID)}, "attachment_size_limit": 8 << 20}
+        await self.dispatch("INTERACTION_CREATE", data)
+        return token
+
+    def buttons(self, message_id: str) -> list[str]:
+        """The custom_ids of the buttons under message `message_id`."""
+        rows = self.messages[message_id].get("components", [])
+        return [c["custom_id"] for row in rows for c in row.get("components", []) if "custom_id" in c]
 
     async def slash(self, name: str, options: dict[str, Any], author_id: int = USER_ID) -> str:
         """Someone runs /name with `options`; returns the interaction token."""
@@ -289,6 +321,10 @@ class FakeDiscord:
             return web.Response(status=204)
         if method == "PATCH" and (m := re.fullmatch(r"/channels/\d+/messages/(\d+)", path)):
             return self._edit(m[1], body)
+        if method == "GET" and (m := re.fullmatch(r"/channels/\d+/messages/(\d+)", path)):
+            if m[1] not in self.messages and m[1] not in self.user_messages:
+                return error(404)
+            return json_response(self._with_reference(self._message_by_id(m[1])))
         if method == "POST" and (m := re.fullmatch(r"/interactions/(\d+)/([^/]+)/callback", path)):
             return self._callback(m[1], m[2], body)
         if m := re.fullmatch(rf"/webhooks/{APP_ID}/([^/]+)/messages/@original", path):
@@ -307,19 +343,38 @@ class FakeDiscord:
                    "author": user(BOT_ID, "Alice", bot=True), "content": body.get("content") or "",
                    "timestamp": TIMESTAMP, "edited_timestamp": None, "tts": False, "mention_everyone": False,
                    "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": False,
-                   "type": 0, "flags": body.get("flags", 0)}
+                   "type": 0, "flags": body.get("flags", 0), "components": body.get("components") or []}
+        if reference := body.get("message_reference"):
+            message.update(type=19, message_reference={
+                "type": 0, "message_id": str(reference["message_id"]), "channel_id": channel_id,
+                "guild_id": str(GUILD_ID)})
         self.messages[message["id"]] = message
-        return message
+        return self._with_reference(message)
 
     def _edit(self, message_id: str, body: dict) -> web.Response:
         message = self.messages[message_id]
         message["content"] = body.get("content", message["content"])
+        if "components" in body:
+            message["components"] = body["components"] or []
         message["edited_timestamp"] = TIMESTAMP
-        return json_response(message)
+        return json_response(self._with_reference(message))
+
+    def _message_by_id(self, message_id: str) -> dict:
+        return self.messages.get(message_id) or self.user_messages[message_id]
+
+    def _with_reference(self, message: dict) -> dict:
+        """The message as Discord shows it: a reply carries the message it answers (one level deep)."""
+        reference = message.get("message_reference")
+        if not reference:
+            return message
+        found = self.messages.get(reference["message_id"]) or self.user_messages.get(reference["message_id"])
+        return {**message, "referenced_message": found}
 
     def _callback(self, interaction_id: str, token: str, body: dict) -> web.Response:
         answer = {"id": interaction_id, "type": 2, "response_message_loading": body["type"] == 5,
                   "response_message_ephemeral": bool(body.get("data", {}).get("flags", 0) & 64)}
+        if body["type"] == 7:  # a button's message updated in place
+            self._edit(self._originals[token], body.get("data") or {})
         if body["type"] not in (4, 5):
             return json_response({"interaction": answer})
         message = self._message(str(CHANNEL_ID), body.get("data") or {})
@@ -341,8 +396,9 @@ class RecordingGenerator:
     def loaded(self) -> Any:
         return self.inner.loaded
 
-    async def astream(self, seed: str = "", length: int = 400, **kwargs: Any):
-        self.requests.append({"seed": seed, "length": length, **kwargs})
+    async def astream(self, seed: Any = "", length: int = 400, **kwargs: Any):
+        # a story (engine.Conversation) is recorded as its text too
+        self.requests.append({"seed": getattr(seed, "text", seed), "story": seed, "length": length, **kwargs})
         index = len(self.outputs)
         self.outputs.append("")
         async for chunk in self.inner.astream(seed, length, **kwargs):

@@ -48,7 +48,7 @@ def test_options_set_temperature_and_length() -> None:
         assert request["sampling"].temperature == 0.5
         assert len(bot.generators["alice"].outputs[0]) == 25
 
-    run_with_bot(scenario)
+    run_with_bot(scenario, exact=True)  # exactly --len characters (natural endings: tests/test_discord_stories.py)
 
 
 @pytest.mark.parametrize("options, answer", [
@@ -113,7 +113,7 @@ def test_generation_never_blocks_the_event_loop() -> None:
         assert len(bot.generators["alice"].outputs[0]) == 1500
         assert max(lags) < 0.2, f"the event loop stalled for {max(lags):.2f} s"  # heartbeats would too
 
-    run_with_bot(scenario, max_length=1500, edit_interval=0.5)
+    run_with_bot(scenario, max_length=1500, edit_interval=0.5, exact=True)
 
 
 def test_slash_command_round_trip() -> None:
@@ -177,7 +177,9 @@ def test_sync_is_explicit_and_owner_only(models_dir: Path) -> None:
         put = (await fake.wait_until(lambda: fake.requests("PUT", sync_route)))[0]
         assert {command["name"] for command in put.body} == {"alice", "holmes", "models"}
         options = {o["name"] for c in put.body if c["name"] == "alice" for o in c["options"]}
-        assert options == {"seed", "temperature", "length"}
+        assert options == {"seed", "temperature", "length", "words"}
+        words = next(o for c in put.body if c["name"] == "alice" for o in c["options"] if o["name"] == "words")
+        assert [choice["value"] for choice in words["choices"]] == ["lexicon", "free"]
         answer = (await fake.wait_until(lambda: fake.posts()[1:]))[0].body["content"]
         assert answer.startswith("Synced 3 slash commands")
 

@@ -27,7 +27,7 @@ def test_reply_streams_seed_then_continuation() -> None:
             assert edit.body["content"].endswith(CURSOR) and reply["content"].startswith(shown)
         assert fake.requests("POST", rf"/channels/{CHANNEL_ID}/typing"), "no typing indicator"
 
-    run_with_bot(scenario)
+    run_with_bot(scenario, exact=True)
 
 
 def test_edits_respect_the_throttle() -> None:

@@ -47,3 +47,15 @@ def test_alice_discord_refuses_a_default_length_above_its_cap(tmp_path: Path, mo
     monkeypatch.chdir(tmp_path)
     assert discord_main(["--length", "1600"]) == 2  # before the token is even looked at
     assert "must be at most ALICE_MAX_LENGTH (1500)" in capsys.readouterr().err
+
+
+def test_a_switch_reads_on_and_off_and_its_flag_turns_it_on() -> None:
+    from bot.__main__ import build_parser, resolve_settings
+
+    assert load_settings(environ={"ALICE_EXACT": "on"}, dotenv=None).exact is True
+    assert load_settings(environ={"ALICE_EXACT": "0"}, dotenv=None).exact is False
+    with pytest.raises(SettingsError, match=r"ALICE_EXACT='maybe' must be on or off"):
+        load_settings(environ={"ALICE_EXACT": "maybe"}, dotenv=None)
+    assert build_parser().parse_args(["--exact"]).exact is True
+    assert build_parser().parse_args([]).exact is None  # not given: the environment decides
+    assert resolve_settings(build_parser().parse_args(["--exact"])).exact is True

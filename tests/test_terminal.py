@@ -36,8 +36,8 @@ class FakeGenerator:
         self.calls: list[dict] = []
         self.stream_closed = False
 
-    def stream(self, seed: str, length: int = 400, **kwargs):
-        self.calls.append({"seed": seed, "length": length, **kwargs})
+    def stream(self, seed, length: int = 400, **kwargs):
+        self.calls.append({"seed": getattr(seed, "text", seed), "length": length, **kwargs})  # a story: its text
         try:
             for i in range(length):
                 yield "abcdefghijklmnopqrstuvwxyz"[i % 26]
@@ -62,7 +62,8 @@ def test_seed_streams_the_continuation_with_the_current_settings():
     repl.handle_line("alice was ")
     assert out.getvalue() == "abcde\n\n"
     assert repl.slot.generator.calls == [
-        {"seed": "alice was ", "length": 5, "temperature": 0.5, "top_k": 3, "top_p": 0.5, "rng_seed": 7}]
+        {"seed": "alice was ", "length": 5, "temperature": 0.5, "top_k": 3, "top_p": 0.5, "words": "lexicon",
+         "rng_seed": 7, "exact": False}]
 
 
 @pytest.mark.parametrize("line", ["/temp abc", "/temp 11", "/temp -1", "/len 0", "/len -5", "/len 2.5", "/len abc",
@@ -125,10 +126,10 @@ def test_help_lists_every_command_and_unknown_commands_are_named():
     assert "unknown command /nonsense" in out.getvalue().splitlines()[-1]
 
 
-def test_quit_ends_and_an_empty_line_does_nothing():
-    repl, out = make_repl()
+def test_quit_ends_and_an_empty_line_lets_the_story_go_on():
+    repl, out = make_repl(settings=Settings(length=4))
     assert repl.handle_line("") is True
-    assert out.getvalue() == "" and repl.slot.generator.calls == []
+    assert out.getvalue() == "abcd\n\n" and [c["seed"] for c in repl.slot.generator.calls] == [""]
     assert repl.handle_line("/quit") is False
 
 
@@ -245,9 +246,9 @@ def test_ctrl_c_at_the_prompt_clears_the_line(tmp_path):
 
 def test_a_failing_generation_is_one_line_and_the_session_goes_on(tmp_path):
     class Failing(FakeGenerator):
-        def stream(self, seed: str, length: int = 400, **kwargs):
-            self.calls.append({"seed": seed})
-            if seed == "boom":
+        def stream(self, seed, length: int = 400, **kwargs):
+            self.calls.append({"seed": seed.text})
+            if seed.text == "boom":
                 raise RuntimeError("engine fault")
             return super().stream(seed, length, **kwargs)
 

@@ -22,6 +22,7 @@ import torch
 from safetensors.torch import load_file
 
 from engine.modelfolder import BUNDLED_MODEL, load_model_folder
+from engine.precision import QUALITY_BOUND, unavailable
 from train.__main__ import main as train_main
 from train.data import StreamBatcher
 from train.loop import LN2
@@ -91,6 +92,10 @@ def test_export_load_round_trip_gives_the_same_predictions(tmp_path):
                                    "device"}
     assert cfg["training"]["command"].startswith("python -m train ")
     assert cfg["training"]["hidden"] == 48
+    if unavailable("int8", torch.device("cpu")) is None:  # measured at the end: what lets auto choose int8
+        cost = cfg["metrics"]["precision"]["int8"]["held-out tail"]
+        assert cost["chars"] > 1000 and abs(cost["cost"]) <= QUALITY_BOUND
+        assert abs(cost["cost"] - (cost["bpc"] - cost["fp32_bpc"])) <= 0.00011  # each rounded to 4 places
 
 
 def _wait_for(path: Path, timeout: float = 120) -> None:

@@ -122,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     if not finished:
         print(f"\n{stopped_message(trainer)}", file=sys.stderr)
         return 130
+    if trainer.has_model():
+        from train.eval import measure_precisions
+
+        measure_precisions(settings.out, corpus.val_ids, say)
     best = f"best held-out {trainer.state.best_val_loss / LN2:.4f} bits/char" if trainer.has_model() else "no model"
     print(f"done: {trainer.state.step} steps, {trainer.state.seconds:.0f} s, {best} -> {settings.out}", file=sys.stderr)
     return 0

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from engine.lexicon import Lexicon
 from engine.modelfolder import WEIGHTS, load_model_folder
 from engine.vocab import UNKNOWN_CHAR, Vocab
 from train.settings import SCRATCH
@@ -29,6 +30,7 @@ class Base:
     config: dict
     weights: dict[str, torch.Tensor]
     weights_sha256: str
+    lexicon: Lexicon | None = None  # the base's words: the fine-tuned model's lexicon adds the new books' to them
 
     @property
     def architecture(self) -> dict:
@@ -52,7 +54,7 @@ def load_base(name: str) -> Base | None:
     loaded = load_model_folder(name)
     weights = {k: v.detach().clone() for k, v in loaded.model.state_dict().items()}
     digest = hashlib.sha256((loaded.path / WEIGHTS).read_bytes()).hexdigest()
-    return Base(loaded.path, loaded.vocab, loaded.config, weights, digest)
+    return Base(loaded.path, loaded.vocab, loaded.config, weights, digest, loaded.lexicon)
 
 
 def extend_vocab(base: Vocab, counts: Mapping[str, int], min_count: int) -> tuple[Vocab, list[str]]:

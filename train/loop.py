@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -47,16 +48,20 @@ def lr_at(s: TrainSettings, step: int, progress: float) -> float:
 
 
 @torch.no_grad()
-def evaluate(model: CharLSTM, ids: np.ndarray, device: torch.device, amp: bool) -> float:
-    """Mean cross-entropy (nats per character) of `model` over `ids`, state carried across windows."""
+def evaluate(model: CharLSTM, ids: np.ndarray, device: torch.device, amp: bool,
+             forward: Callable | None = None, streams: int | None = None) -> float:
+    """Mean cross-entropy (nats per character) of `model` over `ids`, state carried across windows
+    (`forward`: the model run another way, e.g. in a reduced precision; default the model itself;
+    `streams`: parallel rows, see validation_batches)."""
     was_training = model.training
     model.eval()
+    forward = forward or model
     total, count, state = 0.0, 0, None
-    for x, y, first in validation_batches(ids):
+    for x, y, first in validation_batches(ids, streams=streams):
         if first:
             state = None
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            logits, state = model(x.to(device), state)
+            logits, state = forward(x.to(device), state)
         total += F.cross_entropy(logits.float().flatten(0, 1), y.to(device).flatten(), reduction="sum").item()
         count += y.numel()
     model.train(was_training)
@@ -143,6 +148,8 @@ class Trainer:
         self.state = TrainState(settings=asdict(settings), world=self.dist.world,
                                 steps_per_epoch=self.batcher.steps_per_epoch)
         self.carried: tuple[torch.Tensor, torch.Tensor] | None = None
+        # the words this model may write: its books' (the rare ones left out on request) and its base's
+        self.lexicon = corpus.lexicon.at_least(settings.lexicon_min_count).union(base.lexicon if base else None)
 
     # -- resume -------------------------------------------------------------------------------
     def resume(self) -> None:
@@ -200,7 +207,7 @@ class Trainer:
             "parameters": self.model.num_parameters(),
             "base": self.base.describe() if self.base is not None else None,
         }
-        save_model_folder(self.out, self.model, self.corpus.vocab, config)
+        save_model_folder(self.out, self.model, self.corpus.vocab, config, self.lexicon)
 
     def write_history(self) -> None:
         write_history(self.state.history, self.out / HISTORY, self.out / "loss.png")

@@ -16,12 +16,14 @@ from pathlib import Path
 import numpy as np
 from platformdirs import user_cache_dir
 
+from engine.lexicon import LEXICON, Lexicon
 from engine.modelfolder import write_atomic
 from engine.vocab import Vocab
 from train.corpus import read_book, read_books
 from train.data import CHUNK_CHARS, id_dtype, split_texts, write_ids
 from train.finetune import extend_vocab
 from train.gutenberg import resolve_source
+from train.lexicon import text_lexicon
 
 TOKENS_VERSION = 1
 
@@ -33,6 +35,7 @@ class PreparedCorpus:
     val_ids: np.ndarray
     info: dict  # name, sha256, chars, books: [{name, sha256, chars}]
     notes: list[str]
+    lexicon: Lexicon  # the books' words, counted, as the vocabulary spells them
 
 
 def file_sha256(path: Path) -> str:
@@ -91,8 +94,10 @@ def prepare_corpus(specs: list[str], lowercase: bool, min_char_count: int, val_f
         vocab, new = extend_vocab(base_vocab, counts, min_char_count)
         if new:
             notes.append(f"{len(new)} characters new to the base model get rows of their own: {''.join(new)!r}")
+    lexicon = text_lexicon([b.text for b in books], vocab)
     heads, tails = split_texts([b.text for b in books], val_frac)
     folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / LEXICON, lexicon.to_text().encode())
     train_ids = write_ids(folder / "train.ids", heads, vocab)
     val_ids = write_ids(folder / "val.ids", tails, vocab)
     kept = set(vocab.chars)
@@ -109,7 +114,7 @@ def prepare_corpus(specs: list[str], lowercase: bool, min_char_count: int, val_f
     meta = {"vocab": vocab.to_json(), "info": info, "notes": notes, "train": len(train_ids), "val": len(val_ids)}
     write_atomic(meta_path, json.dumps(meta, ensure_ascii=False).encode())  # last: it marks the entry complete
     notes.append(f"tokenised in {time.perf_counter() - started:.1f} s into {folder}")  # this run only
-    return PreparedCorpus(vocab, train_ids, val_ids, info, notes)
+    return PreparedCorpus(vocab, train_ids, val_ids, info, notes, lexicon)
 
 
 def _load_cached(folder: Path, meta_path: Path) -> PreparedCorpus:
@@ -118,4 +123,6 @@ def _load_cached(folder: Path, meta_path: Path) -> PreparedCorpus:
     dtype = id_dtype(len(vocab))
     train_ids = np.memmap(folder / "train.ids", dtype=dtype, mode="r", shape=(meta["train"],))
     val_ids = np.memmap(folder / "val.ids", dtype=dtype, mode="r", shape=(meta["val"],))
-    return PreparedCorpus(vocab, train_ids, val_ids, meta["info"], [*meta["notes"], "token ids reused from cache"])
+    lexicon = Lexicon.read(folder / LEXICON)  # an entry from before lexicons: LexiconError, and it is rebuilt
+    return PreparedCorpus(vocab, train_ids, val_ids, meta["info"], [*meta["notes"], "token ids reused from cache"],
+                          lexicon)

@@ -23,6 +23,8 @@ class TrainSettings:
     # data
     keep_case: bool = _opt(False, "keep upper case (default: lowercase everything, as the tutorial does)")
     min_char_count: int = _opt(3, "characters seen fewer times fold into the unknown symbol")
+    lexicon_min_count: int = _opt(1, "words seen fewer times are left out of the model's lexicon.txt (the words "
+                                  "lexicon-guided sampling may write); many books: try 10")
     val_frac: float = _opt(0.1, "fraction held out for validation: the tail of each book")
     # model
     embed: int = _opt(64, "character embedding size")
@@ -65,6 +67,7 @@ class TrainSettings:
             (self.epochs >= 0 and self.minutes >= 0, "--epochs and --minutes must not be negative"),
             (self.eval_every > 0, "--eval-every must be positive"),
             (self.min_char_count >= 1, "--min-char-count must be at least 1"),
+            (self.lexicon_min_count >= 1, "--lexicon-min-count must be at least 1"),
         ]
         for ok, message in checks:
             if not ok:

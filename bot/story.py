@@ -1,0 +1,95 @@
+"""The terminal's story: one conversation that grows turn by turn (typed lines and the model's text).
+
+Kept free of prompt_toolkit and torch: the REPL hands it a Generator, its settings and where to write.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.settings import Settings
+from engine.conversation import MODEL, PERSON, Conversation
+
+
+class Story:
+    """The conversation so far and what each turn does to it. The model's state lives in the
+    engine (it keeps the states of recent conversations); this keeps only the text."""
+
+    def __init__(self) -> None:
+        self.conversation = Conversation()
+        self.retries = 0  # retries of the last continuation: each draws anew, even with a fixed /seed
+
+    def __len__(self) -> int:
+        return len(self.conversation)
+
+    @property
+    def text(self) -> str:
+        return self.conversation.text
+
+    def take_turn(self, generator: Any, settings: Settings, rng_seed: int | None, out: TextIO, line: str = "") -> None:
+        """Add the typed `line` (nothing for an empty one) and stream the model's continuation to `out`."""
+        self.conversation.add(line, PERSON)
+        self.retries = 0
+        self._continue(generator, settings, rng_seed, out)
+
+    def retry(self, generator: Any, settings: Settings, rng_seed: int | None, out: TextIO) -> bool:
+        """Replace the last continuation with a new one; False when the last turn is not the model's."""
+        turns = self.conversation.turns
+        if not turns or turns[-1].by != MODEL:
+            return False
+        self.conversation.undo()
+        self.retries += 1
+        self._continue(generator, settings, None if rng_seed is None else rng_seed + self.retries, out)
+        return True
+
+    def undo(self) -> str:
+        """Take back the last turn; says what went."""
+        turn = self.conversation.undo()
+        self.retries = 0
+        if turn is None:
+            return "nothing to undo: the story is empty"
+        who = "continuation" if turn.by == MODEL else "line"
+        shown = " ".join(turn.text.split())
+        shown = shown if len(shown) <= 40 else shown[:18] + "…" + shown[-18:]
+        return f"took back the last {who} ({len(turn.text):,} characters: “{shown}”)"
+
+    def new(self) -> str:
+        self.conversation, self.retries = Conversation(), 0
+        return "a new story: type its first line, or press Enter to let the book begin"
+
+    def save(self, path_text: str) -> str:
+        """Write the transcript to a file as plain text; one line either way."""
+        if not path_text:
+            return "/save needs a file name"
+        quoted = len(path_text) > 1 and path_text[0] == path_text[-1] and path_text[0] in "'\""
+        path = Path(path_text[1:-1] if quoted else path_text).expanduser()
+        text = self.text
+        try:
+            path.write_text(text if text.endswith("\n") or not text else text + "\n", encoding="utf-8")
+        except OSError as exc:
+            return f"/save {path_text}: could not write it ({exc.strerror or type(exc).__name__})"
+        return f"saved the story ({len(text):,} characters) to {path}"
+
+    def show(self) -> str:
+        return self.text if self.text.strip() else "(the story is empty)"
+
+    def _continue(self, generator: Any, settings: Settings, rng_seed: int | None, out: TextIO) -> None:
+        """Stream the next continuation to the output and add it to the story; Ctrl-C stops it and
+        keeps what was written."""
+        s = settings
+        stream = generator.stream(self.conversation, length=s.length, temperature=s.temperature, top_k=s.top_k,
+                                  top_p=s.top_p, words=s.words, rng_seed=rng_seed, exact=s.exact)
+        written: list[str] = []
+        try:
+            for piece in stream:
+                written.append(piece)
+                out.write(piece)
+                out.flush()  # one character at a time is the point of streaming
+        except KeyboardInterrupt:
+            out.write("\n[stopped]")
+        finally:
+            stream.close()
+            self.conversation.add("".join(written), MODEL)
+        out.write("\n\n")
+        out.flush()

@@ -1,0 +1,144 @@
+"""Writing a story's next reply on Discord, and the buttons under replies.
+
+A reply streams in with a Stop button and ends with Continue and Again (bot/buttons.py). A press
+of Continue writes the story's next reply (a new message answering this one, quoting nothing);
+Again writes this reply anew from the same story; Stop ends the writing (only for the person who
+asked for the reply). Presses pass the same cooldown and per-server cap as commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
+import discord
+from discord.ext import commands
+
+from bot.buttons import finished_view, writing_view
+from bot.chain import Chains
+from bot.reply import NO_MENTIONS, REQUEST_ERRORS, describe, parse_reply, render, room_for_text, stream_into
+from engine import Conversation, Sampling
+from engine.endings import target_within
+
+if TYPE_CHECKING:
+    from bot.cog import AliceCog
+
+log = logging.getLogger(__name__)
+
+NOT_YOURS = "Only the person who asked for this reply can stop it."
+STILL_WRITING = "I am still writing this reply; press Stop first to write it again."
+
+
+@dataclass
+class Writing:
+    """A reply being written: who asked for it, and the switch that stops it."""
+
+    requester: int
+    stop: asyncio.Event
+
+
+class Teller:
+    """Streams stories into replies for the Alice cog, and answers the buttons under them."""
+
+    def __init__(self, cog: AliceCog, chains: Chains) -> None:
+        self.cog, self.chains = cog, chains
+        self.writing: dict[int, Writing] = {}  # message id -> the reply being written into it
+
+    async def tell(self, message: discord.Message, story: Awaitable[Conversation], seed: str, model: str,
+                   sampling: Sampling, length: int, requester: int,
+                   resend: Callable[..., Awaitable[object]] | None = None) -> None:
+        """Stream the continuation of `story` into `message` (already showing `seed` and a cursor),
+        ending with the Continue and Again buttons. Stop works from the start, while the story is
+        still being read back out of the messages."""
+        stop = asyncio.Event()
+        self.writing[message.id] = Writing(requester, stop)
+        try:
+            story = await story
+            exact = self.cog.settings.exact
+            length = min(length, target_within(room_for_text(seed), exact))  # the whole reply fits one message
+            chunks = self.cog.generators[model].astream(story, length, sampling=sampling, exact=exact)
+            view = finished_view(model)
+            await stream_into(message, until(stop, chunks), partial(render, seed), self.cog.settings.edit_interval,
+                              resend=resend and partial(resend, view=view), view=view)
+        finally:
+            self.writing.pop(message.id, None)
+
+    # -- buttons ----------------------------------------------------------------------------
+
+    async def press(self, interaction: discord.Interaction, action: str, model: str) -> None:
+        """Answer a press of one of the buttons under `interaction.message`."""
+        if action == "stop":
+            await self._stop(interaction, model)
+            return
+        if model not in self.cog.generators:
+            await _answer(interaction, f"I no longer write as {model}.")
+            return
+        if action == "again" and interaction.message.id in self.writing:
+            await _answer(interaction, STILL_WRITING)
+            return
+        server = interaction.guild_id or interaction.channel_id
+        try:
+            with self.cog.gate.slot(interaction.user.id, server):
+                await (self._continue if action == "continue" else self._again)(interaction, model)
+        except (commands.CommandOnCooldown, commands.MaxConcurrencyReached) as refusal:
+            await _answer(interaction, self.cog.refusal(refusal))
+
+    async def _continue(self, interaction: discord.Interaction, model: str) -> None:
+        """The story goes on in a new reply to this one, showing only the new text."""
+        await interaction.response.defer()  # the new reply is the answer
+        previous = interaction.message
+        reply = await previous.reply(render("", "", False), view=writing_view(model), allowed_mentions=NO_MENTIONS,
+                                     mention_author=False)
+        await self.tell(reply, self.chains.story_through(previous), "", model, self.cog.sampling,
+                        self.cog.settings.length, interaction.user.id,
+                        resend=partial(previous.channel.send, allowed_mentions=NO_MENTIONS))
+
+    async def _again(self, interaction: discord.Interaction, model: str) -> None:
+        """This reply is written anew from the story it continued."""
+        message = interaction.message
+        seed, _ = parse_reply(message.content)
+        await interaction.response.edit_message(content=render(seed, "", False), view=writing_view(model),
+                                                allowed_mentions=NO_MENTIONS)
+        await self.tell(message, self.chains.story_before(message), seed, model, self.cog.sampling,
+                        self.cog.settings.length, interaction.user.id,
+                        resend=partial(message.channel.send, allowed_mentions=NO_MENTIONS))
+
+    async def _stop(self, interaction: discord.Interaction, model: str) -> None:
+        writing = self.writing.get(interaction.message.id)
+        if writing is None:  # written before a restart (or just finished): the reply ends as it stands
+            seed, text = parse_reply(interaction.message.content)
+            await interaction.response.edit_message(content=render(seed, text, True), view=finished_view(model),
+                                                    allowed_mentions=NO_MENTIONS)
+        elif interaction.user.id != writing.requester:
+            await _answer(interaction, NOT_YOURS)
+        else:
+            writing.stop.set()
+            await interaction.response.defer()  # the reply's own final edit shows the end
+
+
+async def until(stop: asyncio.Event, chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+    """`chunks` until `stop` is set (looked at as each chunk arrives); closing this closes `chunks`."""
+    try:
+        async for chunk in chunks:
+            if stop.is_set():
+                return
+            yield chunk
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:  # frees the engine's slot at once
+            await aclose()
+
+
+async def _answer(interaction: discord.Interaction, text: str) -> None:
+    """Tell only the presser (an ephemeral message); a failure is logged, not raised."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        else:
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+    except REQUEST_ERRORS as exc:
+        log.warning("could not answer a button press (%s)", describe(exc))

@@ -1,0 +1,327 @@
+"""The precision a Generator's weights run in (fp32, bf16, int8), and `auto`'s choice among them.
+
+Why: writing one character reads every weight once, and on most CPUs that reading, not the
+arithmetic, is the cost of a step (the 2x512 models read 13 MB of fp32 weights a character). Half or
+a quarter of the bytes is the lever, as in llama.cpp's quantised weights.
+
+- `fp32`: `FastStep` (oneDNN's fused LSTM on prepacked fp32 weights).
+- `int8`: weights in int8 with one scale per output channel (fbgemm's kernels, the ones behind
+  PyTorch's dynamic quantisation); activations are quantised per step. Row-independent by
+  construction (see `Int8Step`), so a stream writes the same text alone or batched.
+- `bf16`: a bfloat16 copy of the model; offered on GPUs with bf16 and on CPUs with native bf16
+  arithmetic (AVX512-BF16 or AMX), elsewhere it would be emulated and slower than fp32.
+
+A reduced precision is offered by `auto` for a model only when its cost in bits per character,
+measured against fp32 on real text by `python -m train.eval MODEL FILE --precision P --record` (or
+at the end of training, on the held-out tail), is recorded in config.json and within
+`QUALITY_BOUND`; among those, `auto` takes the fastest by timing the real step at load.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+
+from engine.model import CharLSTM, FastStep, State
+
+PRECISIONS = ("fp32", "bf16", "int8")
+CHOICES = ("auto", *PRECISIONS)
+QUALITY_BOUND = 0.01  # bits/char a reduced precision may cost against fp32, or auto does not offer it
+# auto leaves fp32 only for a step this much faster: texts from one --rng-seed differ between precisions,
+# so two runs on one machine should not choose differently on a close call
+MARGIN = 0.15
+
+
+class PrecisionError(ValueError):
+    """A precision that does not exist or that this machine cannot run; the message is one line."""
+
+
+class Step(Protocol):
+    """What the Batch drives: read seeds, write one character per row, score whole sequences."""
+
+    def read(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]: ...
+
+    def __call__(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]: ...
+
+    def forward(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]: ...
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The precision running, and why (shown by /info)."""
+
+    precision: str
+    reason: str
+
+
+def check_choice(precision: str) -> str:
+    """`precision` if it is one of CHOICES, else a one-line error naming them."""
+    if precision not in CHOICES:
+        raise PrecisionError(f"precision {precision!r}: must be one of {', '.join(CHOICES)}")
+    return precision
+
+
+def unavailable(precision: str, device: torch.device) -> str | None:
+    """Why this machine cannot run `precision` on `device` (None: it can)."""
+    check_choice(precision)
+    if precision == "bf16":
+        if device.type == "cuda":
+            return None if torch.cuda.is_bf16_supported() else "this GPU has no bfloat16 arithmetic"
+        if device.type == "cpu" and not _cpu_has_native_bf16():
+            return ("this CPU has no native bfloat16 arithmetic (AVX512-BF16 or AMX): emulated, bf16 "
+                    "would be slower than fp32")
+    if precision == "int8":
+        if device.type != "cpu":
+            return f"int8 weights run on CPUs only (this model is on {device.type}; bf16 is the GPU's)"
+        if not _int8_works():
+            return "this torch build has no working fbgemm int8 kernels (x86 CPUs only)"
+    return None
+
+
+def build_step(model: CharLSTM, precision: str, emulate: bool = False) -> Step:
+    """The step that runs `model` in `precision`; a one-line PrecisionError if this machine cannot
+    (`emulate` lets bf16 run without native support: for tests on any CPU)."""
+    if precision == "auto":
+        raise PrecisionError("build_step needs a concrete precision; use choose() for auto")
+    why = unavailable(precision, model.head.weight.device)
+    if why and not (emulate and precision == "bf16"):
+        raise PrecisionError(f"precision {precision}: {why}")
+    if precision == "int8":
+        return Int8Step(model)
+    if precision == "bf16":
+        return Bf16Step(model)
+    return FastStep(model)
+
+
+def recorded_costs(config: dict, precision: str) -> dict[str, float]:
+    """The cost in bits/char of `precision` against fp32, per text it was measured on (config.json's
+    metrics.precision.<precision>.<text>.cost)."""
+    entry = (config.get("metrics") or {}).get("precision", {}).get(precision, {})
+    if not isinstance(entry, dict):
+        return {}
+    return {text: float(v["cost"]) for text, v in entry.items() if isinstance(v, dict) and "cost" in v}
+
+
+def choose(model: CharLSTM, asked: str, config: dict) -> tuple[Step, Choice]:
+    """The step to generate with, and why: `asked` itself, or for `auto` the fastest precision that
+    this machine runs and whose recorded quality cost is within QUALITY_BOUND for this model."""
+    check_choice(asked)
+    device = model.head.weight.device
+    if asked != "auto":
+        step = build_step(model, asked)
+        costs = recorded_costs(config, asked)
+        cost = f"; costs {_cost_words(costs)}" if costs and asked != "fp32" else ""
+        return step, Choice(asked, f"asked for{cost}")
+    candidates: dict[str, Step] = {"fp32": build_step(model, "fp32")}
+    skipped = []
+    for precision in PRECISIONS[1:]:
+        why = unavailable(precision, device)
+        costs = recorded_costs(config, precision)
+        if why:
+            skipped.append(f"{precision}: not on this machine")
+        elif not costs:
+            skipped.append(f"{precision}: its cost is not measured for this model")
+        elif max(costs.values()) > QUALITY_BOUND:
+            skipped.append(f"{precision}: costs {_cost_words(costs)} (bound {QUALITY_BOUND})")
+        else:
+            candidates[precision] = build_step(model, precision)
+    if len(candidates) == 1:
+        return candidates["fp32"], Choice("fp32", "auto: " + "; ".join(skipped))
+    times = step_times(candidates, model)
+    best = min(times, key=times.get)
+    if times[best] > times["fp32"] * (1 - MARGIN):
+        best = "fp32"
+    timing = ", ".join(f"{name} {seconds * 1e3:.2f}" for name, seconds in times.items())
+    reason = f"auto: fastest here by {MARGIN:.0%} or fp32 (ms a step, measured at load: {timing})"
+    if best != "fp32":
+        reason += f"; costs {_cost_words(recorded_costs(config, best))}"
+    return candidates[best], Choice(best, reason)
+
+
+def step_times(steps: dict[str, Step], model: CharLSTM, rows: int = 1, blocks: int = 7,
+               per_block: int = 5) -> dict[str, float]:
+    """Seconds per step of `rows` rows writing, for each step: blocks of a few steps taken in turn (so
+    a neighbour's burst of CPU use hits every candidate alike), the fastest block of each counted
+    (interference only ever slows a block down). About 100 ms for two candidates on a 2x512 model."""
+    device = model.head.weight.device
+    ids = torch.zeros(rows, dtype=torch.long, device=device)
+    best = {name: float("inf") for name in steps}
+    with torch.inference_mode():
+        states = {}
+        for name, step in steps.items():  # warm-up: first calls pay for allocations and kernel choice
+            _, states[name] = step(ids, model.zero_state(rows, device))
+        for _ in range(blocks):
+            for name, step in steps.items():
+                start = time.perf_counter()
+                for _ in range(per_block):
+                    _, states[name] = step(ids, states[name])
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                best[name] = min(best[name], (time.perf_counter() - start) / per_block)
+    return best
+
+
+def _cost_words(costs: dict[str, float]) -> str:
+    return ", ".join(f"{cost:+.4f} bits/char on {text}" for text, cost in costs.items())
+
+
+class Int8Step:
+    """The model with int8 weights (one scale per output channel) for the LSTM layers and the output
+    layer, run by fbgemm's `quantized::linear_dynamic`; gates, cell state and logits stay fp32.
+
+    Row independence: dynamic quantisation picks one activation scale for a whole input tensor, so a
+    row's result would depend on the rows beside it. Every quantised input here is an LSTM output h,
+    which lies in [-1, 1]; two extra input columns hold +1 and -1 (their weights are zero), so every
+    tensor spans exactly [-1, 1] and gets the same scale whatever else is in the batch. The first
+    layer's input product is a table (one row per character), so embeddings are never quantised.
+    Seeds are read by the same int8 steps, one character at a time: a story re-read from its
+    transcript then ends in the state that writing it left (what a cached conversation relies on),
+    at the price of reading slower than oneDNN's fused fp32 kernel (see README, Precision).
+    """
+
+    def __init__(self, model: CharLSTM) -> None:
+        self.model = model
+        self._end_columns = torch.tensor([[1.0, -1.0]], device=model.head.weight.device)
+        lstm, hidden = model.lstm, model.config.hidden
+        # gate rows reordered i, f, o, g (PyTorch's are i, f, g, o) so one sigmoid covers three gates
+        order = torch.cat([torch.arange(0, 2 * hidden), torch.arange(3 * hidden, 4 * hidden),
+                           torch.arange(2 * hidden, 3 * hidden)])
+        with torch.no_grad():
+            self.layers = []
+            for i in range(lstm.num_layers):
+                w_ih, w_hh = getattr(lstm, f"weight_ih_l{i}")[order], getattr(lstm, f"weight_hh_l{i}")[order]
+                bias = (getattr(lstm, f"bias_ih_l{i}") + getattr(lstm, f"bias_hh_l{i}"))[order]
+                if i == 0:  # the input product of every character, looked up instead of multiplied
+                    table = model.embed.weight @ w_ih.t() + bias
+                    self.layers.append((table, _pack_int8(w_hh, None)))
+                else:
+                    self.layers.append((None, _pack_int8(torch.cat([w_ih, w_hh], 1), bias)))
+            self.head = _pack_int8(model.head.weight, model.head.bias)
+
+    def read(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """ids [batch, time] -> logits after the last character [batch, vocab], final state."""
+        if state is None:
+            state = self.model.zero_state(ids.shape[0], ids.device)
+        for t in range(ids.shape[1]):
+            x, state = self._cells(ids[:, t], state)
+        return self._head(x), state
+
+    def __call__(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """One character per row: ids [batch] -> logits [batch, vocab], next state."""
+        x, state = self._cells(ids, state)
+        return self._head(x), state
+
+    def forward(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """ids [batch, time] -> logits [batch, time, vocab], all in int8 (for scoring text)."""
+        if state is None:
+            state = self.model.zero_state(ids.shape[0], ids.device)
+        logits = []
+        for t in range(ids.shape[1]):
+            out, state = self(ids[:, t], state)
+            logits.append(out)
+        return torch.stack(logits, 1), state
+
+    def _cells(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """Every layer's cell for one character per row: the last layer's output, the next state."""
+        h, c = state
+        hidden = self.model.config.hidden
+        ends = self._ends(ids.shape[0])
+        x, hs, cs = None, [], []
+        for i, (table, packed) in enumerate(self.layers):
+            if table is not None:
+                gates = table[ids] + _linear(torch.cat([h[i], ends], 1), packed)
+            else:
+                gates = _linear(torch.cat([x, h[i], ends], 1), packed)
+            sig = torch.sigmoid(gates[:, :3 * hidden])
+            cell = torch.addcmul(sig[:, hidden:2 * hidden] * c[i], sig[:, :hidden], torch.tanh(gates[:, 3 * hidden:]))
+            x = sig[:, 2 * hidden:] * torch.tanh(cell)
+            hs.append(x)
+            cs.append(cell)
+        return x, (torch.stack(hs), torch.stack(cs))
+
+    def _head(self, x: torch.Tensor) -> torch.Tensor:
+        return _linear(torch.cat([x, self._ends(x.shape[0])], 1), self.head)
+
+    def _ends(self, rows: int) -> torch.Tensor:
+        """The +1 and -1 columns that pin every quantised input's range to [-1, 1]."""
+        if self._end_columns.shape[0] < rows:
+            self._end_columns = torch.tensor([[1.0, -1.0]], device=self._end_columns.device).repeat(rows, 1)
+        return self._end_columns[:rows]
+
+
+class Bf16Step:
+    """A bfloat16 copy of the model, run by its own read and step (cuDNN on a GPU, oneDNN on a CPU
+    with native bf16); the state and logits it hands back are fp32, like every other step's."""
+
+    def __init__(self, model: CharLSTM) -> None:
+        self.model = copy.deepcopy(model).to(torch.bfloat16).eval()
+
+    def read(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        logits, state = self.model.read(ids, _to(state, torch.bfloat16))
+        return logits.float(), _to(state, torch.float32)
+
+    def __call__(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        logits, state = self.model.step(ids, _to(state, torch.bfloat16))
+        return logits.float(), _to(state, torch.float32)
+
+    def forward(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        logits, state = self.model(ids, _to(state, torch.bfloat16))
+        return logits.float(), _to(state, torch.float32)
+
+
+def _to(state: State | None, dtype: torch.dtype) -> State | None:
+    return None if state is None else (state[0].to(dtype), state[1].to(dtype))
+
+
+def _pack_int8(weight: torch.Tensor, bias: torch.Tensor | None, ends: bool = True) -> torch.Tensor:
+    """fbgemm's packed int8 weight (symmetric, one scale per output row); with `ends`, two zero
+    columns for the +1/-1 inputs that pin the activation range (see Int8Step)."""
+    weight = weight.detach().float()
+    if ends:
+        weight = torch.cat([weight, weight.new_zeros(weight.shape[0], 2)], 1)
+    scales = (weight.abs().amax(1) / 127).clamp_min(1e-12).double()
+    zero_points = torch.zeros(weight.shape[0], dtype=torch.long)
+    with warnings.catch_warnings():  # quantized tensors are deprecated in favour of torchao; still here
+        warnings.simplefilter("ignore")
+        quantized = torch.quantize_per_channel(weight.contiguous(), scales, zero_points, 0, torch.qint8)
+        return torch.ops.quantized.linear_prepack(quantized, None if bias is None else bias.detach().float())
+
+
+def _linear(x: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
+    """x @ weight.T (+ bias) with x quantised to 7 bits: on AVX2, fbgemm adds pairs of 8-bit products
+    in 16 bits, which saturate with full 8-bit inputs (a 64x64 product was off by 3.0, 0.16 with 7)."""
+    return torch.ops.quantized.linear_dynamic(x, packed, True)
+
+
+def _cpu_has_native_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+_INT8_WORKS: bool | None = None
+
+
+def _int8_works() -> bool:
+    """fbgemm's int8 linear exists in this build and gives a float product's answer on a small case."""
+    global _INT8_WORKS
+    if _INT8_WORKS is None:
+        try:
+            engines = torch.backends.quantized.supported_engines
+            if not ({"fbgemm", "x86"} & set(engines)):
+                _INT8_WORKS = False
+            else:
+                # large enough that products saturate 16 bits without reduce_range (see _linear)
+                weight = torch.linspace(-1, 1, 64 * 64).reshape(64, 64).sin() * 3
+                x = torch.linspace(-1, 1, 64).reshape(1, 64).cos()
+                got = _linear(torch.cat([x, torch.tensor([[1.0, -1.0]])], 1), _pack_int8(weight, None))
+                _INT8_WORKS = bool(torch.allclose(got, x @ weight.t(), atol=0.1))
+        except (AttributeError, RuntimeError):
+            _INT8_WORKS = False
+    return _INT8_WORKS
