@@ -27,7 +27,7 @@ from engine.conversation import Conversation, Snapshot, StateCache, plan, state_
 from engine.lexicon import SEED_WINDOW
 from engine.model import flush_denormals
 from engine.modelfolder import LoadedModel, load_model_folder
-from engine.precision import Choice, check_choice
+from engine.precision import Choice, check_choice, worker_threads
 from engine.precision import choose as choose_precision
 from engine.sampling import Sampling
 from engine.streams import AsyncStream, GeneratorClosed, Outbox, SyncStream
@@ -54,6 +54,9 @@ class Generator:
             raise ValueError(f"max_seed_chars must be at least 1, not {max_seed_chars}")
         self.max_seed_chars = max_seed_chars
         self.states = StateCache(state_cache_bytes)  # conversations' recent states
+        # the worker sets its own torch threads (engine/precision.py worker_threads); PyTorch gives a
+        # thread that first runs torch the last count set anywhere, so the caller's is fixed first
+        torch.get_num_threads()
         self._worker = _Worker(model, device, check_choice(precision))
         self.loaded = self._worker.loaded
         self.precision: Choice = self._worker.precision  # the precision running and why (see engine/precision.py)
@@ -245,6 +248,9 @@ class _Worker:
             flush_denormals()  # this thread runs every step (a model loaded elsewhere set it there)
             with torch.inference_mode():  # auto times the candidates' real step here, in this thread
                 step, self.precision = choose_precision(self.loaded.model, precision, self.loaded.config)
+                if self.loaded.device.type == "cpu":
+                    _, why = worker_threads()  # this thread's own setting
+                    self.precision = Choice(self.precision.precision, f"{self.precision.reason}; {why}")
             self.batch = Batch(step, self.loaded.vocab, self.loaded.device, self.finished,
                                guide=self.loaded.guide)  # built here, once per loaded model
         except BaseException as exc:

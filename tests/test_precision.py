@@ -250,5 +250,24 @@ def test_info_says_which_precision_runs_and_why():
     slot.wait()
     out = io.StringIO()
     Repl(settings, slot, out).handle_line("/info")
-    assert "precision       fp32 (asked for)" in out.getvalue()
+    assert "precision       fp32 (asked for" in out.getvalue() and "torch thread" in out.getvalue()
     slot.generator.close()
+
+
+def test_the_worker_leaves_a_core_to_the_readers_and_the_caller_keeps_its_threads(small):
+    import os
+
+    before = torch.get_num_threads()
+    with Generator(small) as gen:
+        seen = []
+        step = gen._batch.model_step
+
+        def spy(ids, state):
+            seen.append(torch.get_num_threads())
+            return step(ids, state)
+        spy.read = step.read
+        gen._batch.model_step = spy
+        gen.generate("alice", 5, rng_seed=1)
+        assert torch.get_num_threads() == before  # the caller's own setting
+    assert seen and set(seen) == {max(1, min(before, (os.cpu_count() or 1) - 1))}
+    assert f"of {os.cpu_count()} cores left to the readers" in gen.precision.reason
