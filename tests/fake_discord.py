@@ -203,19 +203,10 @@ class FakeDiscord:
 
     async def press(self, message_id: str, custom_id: str, author_id: int = USER_ID) -> str:
         """Someone presses the button `custom_id` under message `message_id`; returns the interaction token."""
-        interaction_id, token = str(next(self._ids)), f"itoken-{next(self._ids)}"
+        token = f"itoken-{next(self._ids)}"
         self._originals[token] = message_id  # a component interaction's "original" is its message
-        data = {"id": interaction_id, "application_id": str(APP_ID), "type": 3, "token": token, "version": 1,
-                "data": {"custom_id": custom_id, "component_type": 2},
-                "message": self._with_reference(self.messages[message_id]),
-                "guild_id": str(GUILD_ID), "channel_id": str(CHANNEL_ID),
-                "channel": {"id": str(CHANNEL_ID), "type": 0, "guild_id": str(GUILD_ID), "name": "general",
-                            "position": 0, "permission_overwrites": [], "permissions": PERMISSIONS},
-                "member": member(author_id, f"user{author_id % 100}"), "app_permissions": PERMISSIONS,
-                "locale": "en-US", "guild_locale": "en-US", "entitlements": [], "context": 0,
-                "authorizing_integration_owners": {"0": str(GUILD_ID)}, "attachment_size_limit": 8 << 20}
-        await self.dispatch("INTERACTION_CREATE", data)
-        return token
+        return await self._interact(3, token, author_id, data={"custom_id": custom_id, "component_type": 2},
+                                    message=self._with_reference(self.messages[message_id]))
 
     def buttons(self, message_id: str) -> list[str]:
         """The custom_ids of the buttons under message `message_id`."""
@@ -224,12 +215,16 @@ class FakeDiscord:
 
     async def slash(self, name: str, options: dict[str, Any], author_id: int = USER_ID) -> str:
         """Someone runs /name with `options`; returns the interaction token."""
-        interaction_id, token = str(next(self._ids)), f"itoken-{next(self._ids)}"
+        token = f"itoken-{next(self._ids)}"
         kinds = {str: 3, int: 4, bool: 5, float: 10}
-        data = {"id": interaction_id, "application_id": str(APP_ID), "type": 2, "token": token, "version": 1,
-                "data": {"id": str(next(self._ids)), "name": name, "type": 1,
-                         "options": [{"name": k, "type": kinds[type(v)], "value": v} for k, v in options.items()]},
-                "guild_id": str(GUILD_ID), "channel_id": str(CHANNEL_ID),
+        return await self._interact(2, token, author_id, data={
+            "id": str(next(self._ids)), "name": name, "type": 1,
+            "options": [{"name": k, "type": kinds[type(v)], "value": v} for k, v in options.items()]})
+
+    async def _interact(self, kind: int, token: str, author_id: int, **fields: Any) -> str:
+        """Send an INTERACTION_CREATE of `kind` (2 a slash command, 3 a button) from the channel; returns `token`."""
+        data = {"id": str(next(self._ids)), "application_id": str(APP_ID), "type": kind, "token": token,
+                "version": 1, **fields, "guild_id": str(GUILD_ID), "channel_id": str(CHANNEL_ID),
                 "channel": {"id": str(CHANNEL_ID), "type": 0, "guild_id": str(GUILD_ID), "name": "general",
                             "position": 0, "permission_overwrites": [], "permissions": PERMISSIONS},
                 "member": member(author_id, f"user{author_id % 100}"), "app_permissions": PERMISSIONS,

@@ -16,14 +16,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from engine.modelfolder import LoadedModel
     from train.corpus import Book
 
 
-def bits_per_char(model_dir: Path, spec: str, device: str = "cpu", precisions: tuple[str, ...] = ("fp32",),
-                  streams: int | None = None) -> tuple[dict[str, float], int, Book]:
-    """({precision: bits per character}, characters scored, the book as read) of the model in
-    `model_dir` on `spec`, run in each generation precision (PrecisionError if this machine cannot);
-    `streams`: the text is read as that many parallel rows (default: one per 64 K characters)."""
+def bits_per_char(model_dir: Path, spec: str, device: str = "cpu") -> tuple[float, int, Book]:
+    """(bits per character, characters scored, the book as read) of the model in `model_dir` on `spec`."""
+    loaded, ids, book = read_for_scoring(model_dir, spec, device)
+    return score_ids(loaded.model, ids), len(ids) - 1, book
+
+
+def read_for_scoring(model_dir: Path, spec: str, device: str = "cpu") -> tuple[LoadedModel, np.ndarray, Book]:
+    """The model in `model_dir`, the text `spec` as its token ids, and the book as read."""
     import numpy as np
 
     from engine.modelfolder import load_model_folder
@@ -32,8 +38,7 @@ def bits_per_char(model_dir: Path, spec: str, device: str = "cpu", precisions: t
 
     loaded = load_model_folder(model_dir, device)
     book = read_book(spec, lowercase=loaded.vocab.lowercase, min_chars=2)
-    ids = encode_to_array(book.text, loaded.vocab).astype(np.int64)
-    return {p: score_ids(loaded.model, ids, p, streams) for p in precisions}, len(ids) - 1, book
+    return loaded, encode_to_array(book.text, loaded.vocab).astype(np.int64), book
 
 
 # A reduced precision runs one step per character in Python, so its comparison with fp32 reads the
@@ -128,12 +133,11 @@ def main(argv: list[str] | None = None) -> int:
 
     words = argv if argv is not None else sys.argv[1:]
     try:
-        scores, scored, book = bits_per_char(args.model_dir, args.file, args.device)
-        bpc = scores["fp32"]
+        loaded, ids, book = read_for_scoring(args.model_dir, args.file, args.device)
+        bpc, scored = score_ids(loaded.model, ids), len(ids) - 1
         if args.precision != "fp32":  # side by side on the same rows (see COMPARE_STREAMS)
-            pair, _, _ = bits_per_char(args.model_dir, args.file, args.device, ("fp32", args.precision),
-                                       COMPARE_STREAMS)
-            fp32_rows, reduced = pair["fp32"], pair[args.precision]
+            fp32_rows = score_ids(loaded.model, ids, "fp32", COMPARE_STREAMS)
+            reduced = score_ids(loaded.model, ids, args.precision, COMPARE_STREAMS)
     except (ModelFolderError, CorpusError, ValueError) as exc:  # PrecisionError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2

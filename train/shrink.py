@@ -40,9 +40,9 @@ def main(argv: list[str] | None = None) -> int:
 
     folder = resolve_model_dir(args.model_dir)
     try:
-        before = [bits_per_char(folder, text)[0]["fp32"] for text in args.texts]
+        before = [bits_per_char(folder, text)[0] for text in args.texts]
         size_before, size_after = shrink(folder)
-        after = [bits_per_char(folder, text)[0]["fp32"] for text in args.texts]
+        after = [bits_per_char(folder, text)[0] for text in args.texts]
     except (ModelFolderError, CorpusError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
