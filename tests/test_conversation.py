@@ -9,21 +9,10 @@ import torch
 from engine import Conversation, Generator
 from engine.batch import RowState
 from engine.conversation import MODEL, PERSON, Snapshot, StateCache, state_key
-from engine.modelfolder import BUNDLED_MODEL, LoadedModel, load_model_folder
+from engine.modelfolder import LoadedModel
 from engine.precision import unavailable
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def loaded() -> LoadedModel:
-    return load_model_folder(BUNDLED_MODEL)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 # one precision for the whole module: auto may choose another in another Generator (the eviction

@@ -15,7 +15,7 @@ import torch
 from engine import Generator, Sampling
 from engine.generator import DEFAULT_MAX_SEED_CHARS, GeneratorClosed
 from engine.model import CharLSTM, FastStep, ModelConfig
-from engine.modelfolder import BUNDLED_MODEL, LoadedModel, load_model_folder, pick_device
+from engine.modelfolder import BUNDLED_MODEL, LoadedModel, pick_device
 from engine.vocab import PARAGRAPH, UNKNOWN_CHAR
 
 LOOP_SEEDS = [
@@ -26,19 +26,7 @@ LOOP_SEEDS = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """On a shared 2-core machine a second OpenMP thread waits for a busy core (tens of ms per
-    step); one thread keeps the timing test about the engine, not the neighbours."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def loaded() -> LoadedModel:
-    return load_model_folder(BUNDLED_MODEL)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import torch
 
 from engine import Generator
 from engine.model import CharLSTM, ModelConfig
-from engine.modelfolder import BUNDLED_MODEL, load_model_folder, save_model_folder
+from engine.modelfolder import load_model_folder, save_model_folder
 from engine.precision import QUALITY_BOUND, Bf16Step, PrecisionError, build_step, choose, recorded_costs, unavailable
 from engine.sampling import Sampling
 from engine.vocab import Vocab
@@ -32,11 +32,6 @@ or conversations?' So she was considering in her own mind (as well as she could,
 made her feel very sleepy and stupid), whether the pleasure of making a daisy-chain would be worth
 the trouble of getting up and picking the daisies, when suddenly a White Rabbit with pink eyes ran
 close by her."""
-
-
-@pytest.fixture(scope="module")
-def bundled():
-    return load_model_folder(BUNDLED_MODEL)
 
 
 @pytest.fixture(scope="module")
@@ -93,21 +88,21 @@ def test_each_precision_gives_fp32s_logits_within_tolerance(small, precision):
 
 
 @pytest.mark.parametrize("precision", REDUCED)
-def test_each_precision_keeps_bits_per_char_within_the_bound_on_real_text(bundled, precision):
+def test_each_precision_keeps_bits_per_char_within_the_bound_on_real_text(loaded, precision):
     if not runnable(precision):
         pytest.skip(f"{precision}: {unavailable(precision, CPU)}")
     if not CORPUS.exists():
         pytest.skip("../shared/corpus is absent (a user's clone): no held-out book to score")
     text = (CORPUS / "lookingglass.txt").read_text(encoding="utf-8-sig")[40_000:41_000]
-    ids = np.array(bundled.vocab.encode(bundled.vocab.normalize(text)), dtype=np.int64)
-    fp32 = score_ids(bundled.model, ids)
+    ids = np.array(loaded.vocab.encode(loaded.vocab.normalize(text)), dtype=np.int64)
+    fp32 = score_ids(loaded.model, ids)
     if precision == "bf16" and unavailable("bf16", CPU):  # emulated: build it by hand, score the same way
         from train.loop import evaluate
 
         with torch.inference_mode():
-            reduced = evaluate(bundled.model, ids, CPU, False, Bf16Step(bundled.model).forward) / np.log(2)
+            reduced = evaluate(loaded.model, ids, CPU, False, Bf16Step(loaded.model).forward) / np.log(2)
     else:
-        reduced = score_ids(bundled.model, ids, precision)
+        reduced = score_ids(loaded.model, ids, precision)
     assert 1.0 < fp32 < 2.5
     assert abs(reduced - fp32) <= QUALITY_BOUND
 
@@ -178,12 +173,12 @@ def test_auto_offers_only_precisions_measured_within_the_bound(small, tmp_path):
 
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
-def test_streams_batched_together_write_what_each_writes_alone_per_precision(bundled, precision):
+def test_streams_batched_together_write_what_each_writes_alone_per_precision(loaded, precision):
     if unavailable(precision, CPU):
         pytest.skip(f"{precision}: {unavailable(precision, CPU)}")
     jobs = [("alice", Sampling(), 1), ("the king", Sampling(temperature=0), 2), ("", Sampling(1.2, 10, 1.0), 3),
             ("the dormouse", Sampling(0.5, 0, 0.8), 4)]
-    with Generator(bundled, precision=precision) as gen:
+    with Generator(loaded, precision=precision) as gen:
         assert gen.precision.precision == precision
         alone = [gen.generate(seed, 150, sampling=s, rng_seed=r) for seed, s, r in jobs]
         assert gen.generate("alice", 150, sampling=Sampling(), rng_seed=1) == alone[0]  # determinism
@@ -195,11 +190,11 @@ def test_streams_batched_together_write_what_each_writes_alone_per_precision(bun
     assert together == alone
 
 
-def test_int8_and_fp32_write_different_text_from_the_same_rng_seed_but_both_read_as_the_book(bundled):
+def test_int8_and_fp32_write_different_text_from_the_same_rng_seed_but_both_read_as_the_book(loaded):
     """int8 is really used when asked for: its numbers differ, so long samples part ways somewhere."""
     if unavailable("int8", CPU):
         pytest.skip(f"int8: {unavailable('int8', CPU)}")
-    with Generator(bundled, precision="fp32") as fp32, Generator(bundled, precision="int8") as int8:
+    with Generator(loaded, precision="fp32") as fp32, Generator(loaded, precision="int8") as int8:
         a = [fp32.generate("the queen said", 400, rng_seed=i, exact=True) for i in range(2)]
         b = [int8.generate("the queen said", 400, rng_seed=i, exact=True) for i in range(2)]
     assert a != b
