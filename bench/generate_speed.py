@@ -6,8 +6,11 @@ the tutorial's way (re-feeding a 100-character window per character, fp32) and t
 throughput of 16 concurrent streams against one stream and the ratio; the delay from request to
 first character once the model is loaded; and
 seconds from process start to the first generated character, for `python -m bot --seed ...` and for
-a bare `python -c` that imports the engine. Each figure is the best of a few interleaved rounds, so
-that a neighbour's burst of CPU use on a shared machine skews the ratios less.
+a bare `python -c` that imports the engine. Then the floors those figures stand on, measured on the
+same machine in the same run: the model's step alone for one row and for 16 (so the most 16 streams
+can gain over one here), its read of the longest seed, and `python -c "import torch"` alone. Each
+figure is the best of a few interleaved rounds, so that a neighbour's burst of CPU use on a shared
+machine skews the ratios less.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine import Conversation, Generator  # noqa: E402
 from engine.conversation import MODEL  # noqa: E402
-from engine.precision import PRECISIONS, unavailable  # noqa: E402
+from engine.precision import PRECISIONS, step_times, unavailable, worker_threads  # noqa: E402
 from engine.sampling import Sampling, sample_next  # noqa: E402
 
 SEED = "alice was beginning to get very tired of sitting by her sister on the bank"
@@ -107,6 +110,28 @@ def next_turn_first_char_ms(gen: Generator, rounds: int = 5) -> tuple[float, flo
     return statistics.median(delays) * 1000, statistics.median(sizes)
 
 
+def model_alone(gen: Generator, streams: int, seed_chars: int) -> tuple[float, float, float]:
+    """The model's own share, timed as the worker runs it (same thread count): seconds a step for one
+    row and for `streams` rows, and seconds to read a `seed_chars` seed. What the figures above stand
+    on: N streams write R times as fast as one only if a step of N rows costs at most N / R times a
+    step of one (the model's share of it included), and a first character comes no sooner than the
+    read."""
+    def measure() -> tuple[float, float, float]:
+        worker_threads()
+        step, model = gen._batch.model_step, gen.loaded.model
+        with torch.inference_mode():
+            one = step_times({"step": step}, model, rows=1, blocks=9, per_block=20)["step"]
+            many = step_times({"step": step}, model, rows=streams, blocks=5, per_block=5)["step"]
+            ids = torch.tensor([gen.loaded.vocab.encode(("the queen said " * 150)[-seed_chars:])])
+            reads = []
+            for _ in range(5):
+                start = time.perf_counter()
+                step.read(ids)
+                reads.append(time.perf_counter() - start)
+        return one, many, min(reads)
+    return in_own_thread(measure)
+
+
 def process_first_char(command: list[str]) -> float | None:
     """Seconds from launching `command` to the first byte it writes to stdout (None if it fails)."""
     start = time.time()
@@ -178,6 +203,12 @@ def main() -> None:
                                                           for p, gen in gens.items()}))
     turns = {p: next_turn_first_char_ms(gen) for p, gen in gens.items()}  # (ms, bytes per cached state)
     rows.append(("first char, next turn (cached), ms", {p: f"{ms:.1f}" for p, (ms, _) in turns.items()}))
+    alone = {p: model_alone(gen, args.streams, next(iter(gens.values())).max_seed_chars) for p, gen in gens.items()}
+    rows += [("model alone: 1-row step, us", {p: f"{a[0] * 1e6:.0f}" for p, a in alone.items()}),
+             (f"model alone: {args.streams}-row step, us", {p: f"{a[1] * 1e6:.0f}" for p, a in alone.items()}),
+             (f"  {args.streams} rows / 1 row (12x needs <= {args.streams / 12:.2f})",
+              {p: f"{a[1] / a[0]:.2f}" for p, a in alone.items()}),
+             ("model alone: seed read, ms", {p: f"{a[2] * 1e3:.1f}" for p, a in alone.items()})]
     print(f"{'':34}" + "".join(f"{p:>10}" for p in gens))
     for label, values in rows:
         print(f"{label:34}" + "".join(f"{values[p]:>10}" for p in gens))
@@ -194,6 +225,7 @@ def main() -> None:
     for name, command in [
         ("python -m bot --seed alice --len 20", [sys.executable, "-m", "bot", "--seed", "alice", "--len", "20"]),
         ("python -c (import engine, load, first char)", [sys.executable, "-c", FIRST_CHAR_SNIPPET]),
+        ("python -c 'import torch' alone (the floor)", [sys.executable, "-c", "import torch; print(1)"]),
     ]:
         times = [t for t in (process_first_char(command) for _ in range(2)) if t is not None]
         shown = f"{min(times):.2f} s" if times else "failed"

@@ -7,7 +7,8 @@ a quarter of the bytes is the lever, as in llama.cpp's quantised weights.
 - `fp32`: `FastStep` (oneDNN's fused LSTM on prepacked fp32 weights).
 - `int8`: weights in int8 with one scale per output channel (fbgemm's kernels, the ones behind
   PyTorch's dynamic quantisation); activations are quantised per step. Row-independent by
-  construction (see `Int8Step`), so a stream writes the same text alone or batched.
+  construction (see `Int8Step`), so a stream writes the same text alone or batched; seeds are read
+  by PyTorch's C++ int8 LSTM into the very state writing them would leave.
 - `bf16`: a bfloat16 copy of the model; offered on GPUs with bf16 and on CPUs with native bf16
   arithmetic (AVX512-BF16 or AMX), elsewhere it would be emulated and slower than fp32.
 
@@ -186,45 +187,57 @@ def _cost_words(costs: dict[str, float]) -> str:
 
 
 class Int8Step:
-    """The model with int8 weights (one scale per output channel) for the LSTM layers and the output
-    layer, run by fbgemm's `quantized::linear_dynamic`; gates, cell state and logits stay fp32.
+    """The model with int8 weights (one scale per output row) for the LSTM layers and the output layer,
+    run by fbgemm (the kernels behind PyTorch's dynamic quantisation); gates, cell state and logits
+    stay fp32.
 
     Row independence: dynamic quantisation picks one activation scale for a whole input tensor, so a
-    row's result would depend on the rows beside it. Every quantised input here is an LSTM output h,
-    which lies in [-1, 1]; two extra input columns hold +1 and -1 (their weights are zero), so every
-    tensor spans exactly [-1, 1] and gets the same scale whatever else is in the batch. The first
-    layer's input product is a table (one row per character), so embeddings are never quantised.
-    Seeds are read by the same int8 steps, one character at a time: a story re-read from its
-    transcript then ends in the state that writing it left (what a cached conversation relies on),
-    at the price of reading slower than oneDNN's fused fp32 kernel (see README, Precision).
+    row's result would depend on the rows beside it. Every quantised input here is an LSTM output h
+    in [-1, 1] or a one-hot character in [0, 1]; two extra inputs hold +1 and -1 (their weights are
+    zero), so every tensor spans exactly [-1, 1] and gets the same scale whatever else is in the
+    batch. The first layer's input is the character itself (one-hot), so embeddings are never
+    quantised and its product is a table, looked up when writing.
+
+    Writing runs one Python step per character (the first layer's input product looked up in the
+    table); reading a seed runs PyTorch's own int8 LSTM (`torch.quantized_lstm`: its time loop in
+    C++, each layer's input product for the whole seed in one call) on the same int8 numbers, where
+    the +1 and -1 are two extra hidden units whose gates are pinned open by their biases. A writing
+    step does the operations of PyTorch's LSTM cell in the same order, so writing a text and reading
+    it end in the same state to the bit (a re-read conversation writes what its cached state would
+    have), and a 400-character seed is read in about 50 ms instead of 150 (a Python step each).
     """
 
     def __init__(self, model: CharLSTM) -> None:
         self.model = model
-        self._end_columns = torch.tensor([[1.0, -1.0]], device=model.head.weight.device)
-        lstm, hidden = model.lstm, model.config.hidden
-        # gate rows reordered i, f, o, g (PyTorch's are i, f, g, o) so one sigmoid covers three gates
-        order = torch.cat([torch.arange(0, 2 * hidden), torch.arange(3 * hidden, 4 * hidden),
-                           torch.arange(2 * hidden, 3 * hidden)])
+        device = model.head.weight.device
+        self._end_columns = torch.tensor([[1.0, -1.0]], device=device)
+        lstm, hidden, vocab = model.lstm, model.config.hidden, model.config.vocab_size
+        self.cells: list[torch.Tensor] = []  # reading: per layer, the C++ LSTM's int8 parameters
+        # writing: per layer, the input product (a table for the first layer, else packed) and the recurrent one
+        self.layers: list[tuple[torch.Tensor, torch.Tensor]] = []
         with torch.no_grad():
-            self.layers = []
             for i in range(lstm.num_layers):
-                w_ih, w_hh = getattr(lstm, f"weight_ih_l{i}")[order], getattr(lstm, f"weight_hh_l{i}")[order]
-                bias = (getattr(lstm, f"bias_ih_l{i}") + getattr(lstm, f"bias_hh_l{i}"))[order]
-                if i == 0:  # the input product of every character, looked up instead of multiplied
-                    table = model.embed.weight @ w_ih.t() + bias
-                    self.layers.append((table, _pack_int8(w_hh, None)))
+                w_ih, w_hh = getattr(lstm, f"weight_ih_l{i}").float(), getattr(lstm, f"weight_hh_l{i}").float()
+                bias = (getattr(lstm, f"bias_ih_l{i}") + getattr(lstm, f"bias_hh_l{i}")).float()
+                # the first layer's input is the character: its weights are the embedding's product, a row each
+                w_in = _quantize(w_ih @ model.embed.weight.float().t(), with_ends=False) if i == 0 else _quantize(w_ih)
+                w_rec = _quantize(w_hh)
+                packed_in = _prepack(_widen(w_in, hidden), _widen_bias(bias, hidden))
+                packed_rec = _prepack(_widen(w_rec, hidden), None)
+                zeros = torch.zeros(4 * (hidden + 2), device=device)
+                self.cells.append(torch.ops.quantized.make_quantized_cell_params_dynamic(
+                    packed_in, packed_rec, zeros, zeros, True))  # True: 7-bit activations (see _linear)
+                if i == 0:  # every character's product, computed as reading computes it
+                    table = _linear(torch.eye(vocab, device=device), packed_in)[:, _narrow_index(hidden)]
+                    self.layers.append((table, _prepack(w_rec, None)))
                 else:
-                    self.layers.append((None, _pack_int8(torch.cat([w_ih, w_hh], 1), bias)))
-            self.head = _pack_int8(model.head.weight, model.head.bias)
+                    self.layers.append((_prepack(w_in, bias), _prepack(w_rec, None)))
+            self.head = _prepack(_quantize(model.head.weight.float()), model.head.bias.float())
 
     def read(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """ids [batch, time] -> logits after the last character [batch, vocab], final state."""
-        if state is None:
-            state = self.model.zero_state(ids.shape[0], ids.device)
-        for t in range(ids.shape[1]):
-            x, state = self._cells(ids[:, t], state)
-        return self._head(x), state
+        out, state = self._lstm(ids, state)
+        return self._head(out[-1]), state
 
     def __call__(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """One character per row: ids [batch] -> logits [batch, vocab], next state."""
@@ -233,40 +246,57 @@ class Int8Step:
 
     def forward(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """ids [batch, time] -> logits [batch, time, vocab], all in int8 (for scoring text)."""
+        out, state = self._lstm(ids, state)
+        return self._head(out.transpose(0, 1).reshape(-1, out.shape[-1])).view(*ids.shape, -1), state
+
+    def _lstm(self, ids: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
+        """PyTorch's int8 LSTM over ids [batch, time]: last layer's outputs [time, batch, hidden + 2]
+        (the last two are the +1 and -1 units), final state [layers, batch, hidden]."""
+        hidden = self.model.config.hidden
         if state is None:
             state = self.model.zero_state(ids.shape[0], ids.device)
-        logits = []
-        for t in range(ids.shape[1]):
-            out, state = self(ids[:, t], state)
-            logits.append(out)
-        return torch.stack(logits, 1), state
+        h, c = state
+        ends = self._end_columns.new_tensor([1.0, -1.0]).expand(*h.shape[:2], 2)
+        h = torch.cat([h, ends], 2)
+        c = torch.cat([c, ends * PINNED], 2)  # tanh(c) = +1 and -1 exactly; c moves by 1 a character
+        x = torch.nn.functional.one_hot(ids.t(), self.model.config.vocab_size).float()
+        out, h, c = torch.quantized_lstm(x, [h, c], self.cells, True, len(self.cells), 0.0, False, False, False,
+                                         dtype=torch.qint8, use_dynamic=True)
+        return out, (h[..., :hidden].contiguous(), c[..., :hidden].contiguous())
 
     def _cells(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """Every layer's cell for one character per row: the last layer's output, the next state."""
-        h, c = state
-        hidden = self.model.config.hidden
+        """Every layer's cell for one character per row: the last layer's output, the next state. The
+        same operations, in the same order, as PyTorch's LSTM cell in `_lstm`, so that writing a text
+        and reading it end in the same state to the bit."""
         ends = self._ends(ids.shape[0])
         x, hs, cs = None, [], []
-        for i, (table, packed) in enumerate(self.layers):
-            if table is not None:
-                gates = table[ids] + _linear(torch.cat([h[i], ends], 1), packed)
-            else:
-                gates = _linear(torch.cat([x, h[i], ends], 1), packed)
-            sig = torch.sigmoid(gates[:, :3 * hidden])
-            cell = torch.addcmul(sig[:, hidden:2 * hidden] * c[i], sig[:, :hidden], torch.tanh(gates[:, 3 * hidden:]))
-            x = sig[:, 2 * hidden:] * torch.tanh(cell)
+        for (inputs, recurrent), h, c in zip(self.layers, state[0].unbind(0), state[1].unbind(0), strict=True):
+            given = inputs[ids] if x is None else _linear(torch.cat([x, ends], 1), inputs)
+            gates = _linear(torch.cat([h, ends], 1), recurrent).add_(given)
+            i, f, g, o = gates.chunk(4, 1)
+            i.sigmoid_()
+            f.sigmoid_()
+            g.tanh_()
+            o.sigmoid_()
+            c = (f * c).add_(i * g)
+            x = o * c.tanh()
             hs.append(x)
-            cs.append(cell)
+            cs.append(c)
         return x, (torch.stack(hs), torch.stack(cs))
 
     def _head(self, x: torch.Tensor) -> torch.Tensor:
-        return _linear(torch.cat([x, self._ends(x.shape[0])], 1), self.head)
+        if x.shape[1] == self.model.config.hidden:
+            x = torch.cat([x, self._ends(x.shape[0])], 1)
+        return _linear(x, self.head)
 
     def _ends(self, rows: int) -> torch.Tensor:
         """The +1 and -1 columns that pin every quantised input's range to [-1, 1]."""
         if self._end_columns.shape[0] < rows:
             self._end_columns = torch.tensor([[1.0, -1.0]], device=self._end_columns.device).repeat(rows, 1)
         return self._end_columns[:rows]
+
+
+PINNED = 30.0  # gate bias of the +1 and -1 units: sigmoid(30) and tanh(30) are 1.0 in float32
 
 
 class Bf16Step:
@@ -293,24 +323,65 @@ def _to(state: State | None, dtype: torch.dtype) -> State | None:
     return None if state is None else (state[0].to(dtype), state[1].to(dtype))
 
 
-def _pack_int8(weight: torch.Tensor, bias: torch.Tensor | None, ends: bool = True) -> torch.Tensor:
-    """fbgemm's packed int8 weight (symmetric, one scale per output row); with `ends`, two zero
-    columns for the +1/-1 inputs that pin the activation range (see Int8Step)."""
+@dataclass(frozen=True)
+class _Int8:
+    """A weight quantised to int8, one scale per output row."""
+
+    values: torch.Tensor  # int8 [out, in]
+    scales: torch.Tensor  # float64 [out]
+
+
+def _quantize(weight: torch.Tensor, with_ends: bool = True) -> _Int8:
+    """Symmetric int8, one scale per output row; `with_ends`: two zero columns for the +1 and -1
+    inputs that pin the activation range (see Int8Step)."""
     weight = weight.detach().float()
-    if ends:
+    if with_ends:
         weight = torch.cat([weight, weight.new_zeros(weight.shape[0], 2)], 1)
     scales = (weight.abs().amax(1) / 127).clamp_min(1e-12).double()
-    zero_points = torch.zeros(weight.shape[0], dtype=torch.long)
+    values = torch.round(weight / scales[:, None].float()).clamp(-127, 127).to(torch.int8)
+    return _Int8(values, scales)
+
+
+def _widen(weight: _Int8, hidden: int) -> _Int8:
+    """Rows for PyTorch's LSTM with two more hidden units (+1 and -1): each gate block of `hidden`
+    rows gets two zero rows after it."""
+    values = weight.values.view(4, hidden, -1)
+    zeros = values.new_zeros(4, 2, values.shape[2])
+    scales = torch.cat([weight.scales.view(4, hidden), weight.scales.new_ones(4, 2)], 1)
+    return _Int8(torch.cat([values, zeros], 1).reshape(4 * (hidden + 2), -1), scales.reshape(-1))
+
+
+def _widen_bias(bias: torch.Tensor, hidden: int) -> torch.Tensor:
+    """`bias` for the widened rows: the +1 and -1 units' input, forget and output gates open, their
+    candidate +1 and -1, so each keeps h = tanh(c) = +1 or -1 (gate order i, f, g, o)."""
+    blocks = torch.cat([bias.view(4, hidden), bias.new_full((4, 2), PINNED)], 1)
+    blocks[2, hidden + 1] = -PINNED
+    return blocks.reshape(-1)
+
+
+def _narrow_index(hidden: int) -> torch.Tensor:
+    """The rows of a widened gate layout that belong to the model's own units."""
+    return torch.cat([torch.arange(k * (hidden + 2), k * (hidden + 2) + hidden) for k in range(4)])
+
+
+def _prepack(weight: _Int8, bias: torch.Tensor | None) -> torch.Tensor:
+    """fbgemm's packed int8 weight (and fp32 bias)."""
+    zero_points = torch.zeros(weight.values.shape[0], dtype=torch.long)
     with warnings.catch_warnings():  # quantized tensors are deprecated in favour of torchao; still here
         warnings.simplefilter("ignore")
-        quantized = torch.quantize_per_channel(weight.contiguous(), scales, zero_points, 0, torch.qint8)
+        quantized = torch._make_per_channel_quantized_tensor(weight.values.contiguous(), weight.scales,
+                                                             zero_points, 0)
         return torch.ops.quantized.linear_prepack(quantized, None if bias is None else bias.detach().float())
+
+
+# the operator's C++ entry point (its Python wrapper checks for tracing's fake objects: a few us a call)
+_LINEAR = getattr(torch.ops.quantized.linear_dynamic.default, "_op", torch.ops.quantized.linear_dynamic.default)
 
 
 def _linear(x: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
     """x @ weight.T (+ bias) with x quantised to 7 bits: on AVX2, fbgemm adds pairs of 8-bit products
     in 16 bits, which saturate with full 8-bit inputs (a 64x64 product was off by 3.0, 0.16 with 7)."""
-    return torch.ops.quantized.linear_dynamic(x, packed, True)
+    return _LINEAR(x, packed, True)
 
 
 def _cpu_has_native_bf16() -> bool:
@@ -335,7 +406,7 @@ def _int8_works() -> bool:
                 # large enough that products saturate 16 bits without reduce_range (see _linear)
                 weight = torch.linspace(-1, 1, 64 * 64).reshape(64, 64).sin() * 3
                 x = torch.linspace(-1, 1, 64).reshape(1, 64).cos()
-                got = _linear(torch.cat([x, torch.tensor([[1.0, -1.0]])], 1), _pack_int8(weight, None))
+                got = _linear(torch.cat([x, torch.tensor([[1.0, -1.0]])], 1), _prepack(_quantize(weight), None))
                 _INT8_WORKS = bool(torch.allclose(got, x @ weight.t(), atol=0.1))
         except (AttributeError, RuntimeError):
             _INT8_WORKS = False

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 # one precision for the whole module: auto may choose another in another Generator (the eviction
-# test runs in int8 too, where seeds are read by the same int8 steps that write)
+# test runs in int8 too, where seeds are read by the C++ int8 LSTM and written by Python steps)
 FP32 = "fp32"
 
 

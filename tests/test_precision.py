@@ -125,6 +125,33 @@ def test_a_row_writes_the_same_alone_or_beside_others(small, precision):
             torch.testing.assert_close(ah, th[:, row:row + 1], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("hidden", [64, 40])
+def test_int8_reads_a_text_into_the_state_that_writing_it_leaves_to_the_bit(small, hidden):
+    """Reading runs PyTorch's C++ int8 LSTM over the whole seed, writing runs one Python step a
+    character; a re-read conversation relies on both ending in the same state (also for a hidden size
+    that is not a multiple of the CPU's vector width, 40). Batched reads are row-independent too."""
+    if unavailable("int8", CPU):
+        pytest.skip(f"int8: {unavailable('int8', CPU)}")
+    model = load_model_folder(small).model
+    if hidden != model.config.hidden:
+        torch.manual_seed(7)
+        model = CharLSTM(ModelConfig(vocab_size=model.config.vocab_size, embed=8, hidden=hidden, layers=3)).eval()
+    step = build_step(model, "int8")
+    texts = torch.randint(1, model.config.vocab_size, (3, 120), generator=torch.Generator().manual_seed(6))
+    start = states(model, 3, 8)
+    with torch.inference_mode():
+        read_logits, (read_h, read_c) = step.read(texts, start)
+        h, c = start
+        for t in range(texts.shape[1]):
+            logits, (h, c) = step(texts[:, t], (h, c))
+        assert torch.equal(read_h, h) and torch.equal(read_c, c) and torch.equal(read_logits, logits)
+        alone, (alone_h, _) = step.read(texts[1:2], (start[0][:, 1:2], start[1][:, 1:2]))
+        assert torch.equal(alone, read_logits[1:2]) and torch.equal(alone_h, read_h[:, 1:2])
+        scored, _ = step.forward(texts[:, :50], start)  # scoring: every position's logits, same numbers
+        _, mid = step.read(texts[:, :49], start)
+        assert torch.equal(scored[:, -1], step(texts[:, 49], mid)[0])
+
+
 def test_a_precision_this_machine_lacks_is_a_one_line_error(small):
     model = load_model_folder(small).model
     assert "CPUs only" in unavailable("int8", torch.device("cuda"))
