@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 import torch
 
@@ -23,3 +25,16 @@ def one_torch_thread():
 def loaded() -> LoadedModel:
     """The bundled Alice model, loaded once per module."""
     return load_model_folder(BUNDLED_MODEL)
+
+
+@pytest.fixture
+def ctrl_c_reaches_children():
+    """Programs a test starts get Ctrl-C (SIGINT) as from a user's terminal. A shell starts a
+    background job (`pytest &`, some CI runners) with SIGINT ignored, every child inherits that, and
+    Python then leaves it ignored, so Ctrl-C tests would fail there for no fault of the program; a
+    handler, unlike "ignored", is reset to the default in a child."""
+    before = signal.getsignal(signal.SIGINT)
+    if before == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)

@@ -117,13 +117,18 @@ def test_bad_input_is_one_line_on_stderr_and_exit_code_2(tmp_path, args, env, sa
     assert "ALICE_" not in proc.stderr or env  # an environment variable is named only if it was set
 
 
-def test_ctrl_c_in_one_shot_exits_130_quietly(tmp_path):
+def test_ctrl_c_in_one_shot_exits_130_quietly(tmp_path, ctrl_c_reaches_children):
     proc = subprocess.Popen([sys.executable, "-m", "bot", "--seed", "alice", "--len", "1000000"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
                             env=clean_env())
-    proc.stdout.read(5)  # generating
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    try:
+        proc.stdout.read(5)  # generating
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:  # a failure leaves no million-character run behind to slow the rest
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 130
     assert err == b""
 

@@ -281,7 +281,7 @@ def test_history_file_lives_in_the_user_data_dir_unless_overridden(tmp_path, mon
 
 # -- a real pseudo-terminal ---------------------------------------------------------------------
 
-def test_real_terminal_streams_stops_on_ctrl_c_and_quits_on_ctrl_d(tmp_path):
+def test_real_terminal_streams_stops_on_ctrl_c_and_quits_on_ctrl_d(tmp_path, ctrl_c_reaches_children):
     pexpect = pytest.importorskip("pexpect")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALICE_", "DISCORD_"))}
     env.update(PROMPT_TOOLKIT_NO_CPR="1", ALICE_HISTORY=str(tmp_path / "history"), PYTHONPATH=str(ROOT), TERM="xterm")
