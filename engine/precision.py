@@ -199,7 +199,7 @@ class Int8Step:
     quantised and its product is a table, looked up when writing.
 
     Writing runs one Python step per character (the first layer's input product looked up in the
-    table); reading a seed runs PyTorch's own int8 LSTM (`torch.quantized_lstm`: its time loop in
+    table, see `__call__`); reading a seed runs PyTorch's own int8 LSTM (`torch.quantized_lstm`: its time loop in
     C++, each layer's input product for the whole seed in one call) on the same int8 numbers, where
     the +1 and -1 are two extra hidden units whose gates are pinned open by their biases. A writing
     step does the operations of PyTorch's LSTM cell in the same order, so writing a text and reading
@@ -213,8 +213,11 @@ class Int8Step:
         self._end_columns = torch.tensor([[1.0, -1.0]], device=device)
         lstm, hidden, vocab = model.lstm, model.config.hidden, model.config.vocab_size
         self.cells: list[torch.Tensor] = []  # reading: per layer, the C++ LSTM's int8 parameters
-        # writing: per layer, the input product (a table for the first layer, else packed) and the recurrent one
-        self.layers: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.recurrent: list[torch.Tensor] = []  # writing: per layer, packed w_hh
+        # writing: per layer, what multiplies its output: [next layer's w_ih; own w_hh] (the last: [head; w_hh])
+        self.after: list[torch.Tensor] = []
+        self._next: tuple[torch.Tensor, list[torch.Tensor]] | None = None  # see _recurrent
+        weights = []
         with torch.no_grad():
             for i in range(lstm.num_layers):
                 w_ih, w_hh = getattr(lstm, f"weight_ih_l{i}").float(), getattr(lstm, f"weight_hh_l{i}").float()
@@ -228,11 +231,16 @@ class Int8Step:
                 self.cells.append(torch.ops.quantized.make_quantized_cell_params_dynamic(
                     packed_in, packed_rec, zeros, zeros, True))  # True: 7-bit activations (see _linear)
                 if i == 0:  # every character's product, computed as reading computes it
-                    table = _linear(torch.eye(vocab, device=device), packed_in)[:, _narrow_index(hidden)]
-                    self.layers.append((table, _prepack(w_rec, None)))
-                else:
-                    self.layers.append((_prepack(w_in, bias), _prepack(w_rec, None)))
-            self.head = _prepack(_quantize(model.head.weight.float()), model.head.bias.float())
+                    self.table = _linear(torch.eye(vocab, device=device), packed_in)[:, _narrow_index(hidden)]
+                self.recurrent.append(_prepack(w_rec, None))
+                weights.append((w_in, bias, w_rec))
+            head = (_quantize(model.head.weight.float()), model.head.bias.float())
+            self.head = _prepack(*head)
+            for i, (_, _, w_rec) in enumerate(weights):
+                w_next, b_next = (weights[i + 1][0], weights[i + 1][1]) if i + 1 < len(weights) else head
+                self.after.append(_prepack(_Int8(torch.cat([w_next.values, w_rec.values]),
+                                                 torch.cat([w_next.scales, w_rec.scales])),
+                                           torch.cat([b_next, b_next.new_zeros(4 * hidden)])))
 
     def read(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """ids [batch, time] -> logits after the last character [batch, vocab], final state."""
@@ -240,9 +248,44 @@ class Int8Step:
         return self._head(out[-1]), state
 
     def __call__(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """One character per row: ids [batch] -> logits [batch, vocab], next state."""
-        x, state = self._cells(ids, state)
-        return self._head(x), state
+        """One character per row: ids [batch] -> logits [batch, vocab], next state. The operations of
+        PyTorch's LSTM cell in `_lstm`, in the same order, so that writing a text and reading it end
+        in the same state to the bit. Each layer's output is multiplied once, by its next layer's
+        input weights (the last: the output layer's) and its own recurrent weights together: the
+        recurrent product is the next step's, kept for it (see `_recurrent`); two int8 calls a step
+        instead of four."""
+        ends = self._ends(ids.shape[0])
+        recurrent, given = self._recurrent(state), self.table[ids]
+        hs, cs, following = [], [], []
+        for product, c, after in zip(recurrent, state[1].unbind(0), self.after, strict=True):
+            gates = product.add_(given)
+            i, f, g, o = gates.chunk(4, 1)
+            i.sigmoid_()
+            f.sigmoid_()
+            g.tanh_()
+            o.sigmoid_()
+            c = (f * c).add_(i * g)
+            x = o * c.tanh()
+            out = _linear(torch.cat([x, ends], 1), after)
+            split = out.shape[1] - gates.shape[1]
+            given = out[:, :split]  # the next layer's input product, or the logits
+            following.append(out[:, split:])
+            hs.append(x)
+            cs.append(c)
+        h = torch.stack(hs)
+        self._next = (h, following)
+        return given, (h, torch.stack(cs))
+
+    def _recurrent(self, state: State) -> list[torch.Tensor]:
+        """Each layer's recurrent product for `state`: the one the step that returned this state
+        computed (the Batch hands each step's state to the next, so this is most steps), else
+        computed now (after rows joined or left, or a read). Taken once: the step adds to it in place."""
+        kept, self._next = self._next, None
+        if kept is not None and kept[0] is state[0]:
+            return kept[1]
+        ends = self._ends(state[0].shape[1])
+        return [_linear(torch.cat([h, ends], 1), packed)
+                for h, packed in zip(state[0].unbind(0), self.recurrent, strict=True)]
 
     def forward(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """ids [batch, time] -> logits [batch, time, vocab], all in int8 (for scoring text)."""
@@ -263,26 +306,6 @@ class Int8Step:
         out, h, c = torch.quantized_lstm(x, [h, c], self.cells, True, len(self.cells), 0.0, False, False, False,
                                          dtype=torch.qint8, use_dynamic=True)
         return out, (h[..., :hidden].contiguous(), c[..., :hidden].contiguous())
-
-    def _cells(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """Every layer's cell for one character per row: the last layer's output, the next state. The
-        same operations, in the same order, as PyTorch's LSTM cell in `_lstm`, so that writing a text
-        and reading it end in the same state to the bit."""
-        ends = self._ends(ids.shape[0])
-        x, hs, cs = None, [], []
-        for (inputs, recurrent), h, c in zip(self.layers, state[0].unbind(0), state[1].unbind(0), strict=True):
-            given = inputs[ids] if x is None else _linear(torch.cat([x, ends], 1), inputs)
-            gates = _linear(torch.cat([h, ends], 1), recurrent).add_(given)
-            i, f, g, o = gates.chunk(4, 1)
-            i.sigmoid_()
-            f.sigmoid_()
-            g.tanh_()
-            o.sigmoid_()
-            c = (f * c).add_(i * g)
-            x = o * c.tanh()
-            hs.append(x)
-            cs.append(c)
-        return x, (torch.stack(hs), torch.stack(cs))
 
     def _head(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] == self.model.config.hidden:

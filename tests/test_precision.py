@@ -150,6 +150,15 @@ def test_int8_reads_a_text_into_the_state_that_writing_it_leaves_to_the_bit(smal
         scored, _ = step.forward(texts[:, :50], start)  # scoring: every position's logits, same numbers
         _, mid = step.read(texts[:, :49], start)
         assert torch.equal(scored[:, -1], step(texts[:, 49], mid)[0])
+        # a step reuses the recurrent product its previous step made for the state it returned; when
+        # rows leave (a new state tensor), it makes it anew, with the same numbers
+        ids = texts[:, :3]
+        _, batch = step(ids[:, 0], (h, c))
+        kept = (batch[0][:, 1:].contiguous(), batch[1][:, 1:].contiguous())
+        logits_kept, _ = step(ids[1:, 1], kept)
+        _, alone = step(ids[1:2, 0], (h[:, 1:2], c[:, 1:2]))
+        logits_alone, _ = step(ids[1:2, 1], alone)
+        assert torch.equal(logits_kept[:1], logits_alone)
 
 
 def test_a_precision_this_machine_lacks_is_a_one_line_error(small):
