@@ -76,6 +76,10 @@ def choose(logits: np.ndarray, rows: RowSettings, uniforms: np.ndarray, banned: 
     if banned is not None:
         logits[:, banned] = -np.inf
     order = np.argsort(-logits, axis=1, kind="stable")  # likeliest first; ties keep id order
+    if len(rows) == 1:  # one stream: the same draw in fewer numpy calls (each costs microseconds)
+        if allowed is not None and logits[0, order[0, 0]] == -np.inf and not allowed.all():
+            return choose(source, rows, uniforms, banned, np.ones_like(allowed))  # unguided this once
+        return np.array([_choose_one(logits[0], order[0], rows, float(uniforms[0]))])
     if allowed is not None:
         stuck = np.isneginf(logits[rows.row, order[:, 0]])  # nothing allowed is possible: unguided this once
         if stuck.any() and not allowed[stuck].all():
@@ -93,6 +97,20 @@ def choose(logits: np.ndarray, rows: RowSettings, uniforms: np.ndarray, banned: 
     pick = (cdf <= target[:, None]).sum(axis=1)  # first rank whose cdf passes the draw (< kept)
     pick[rows.greedy] = 0
     return order[rows.row, pick]
+
+
+def _choose_one(logits: np.ndarray, order: np.ndarray, rows: RowSettings, uniform: float) -> int:
+    """`choose`'s draw for a batch of one row (greedy or not), with the same arithmetic in fewer numpy
+    calls: one stream writes a character every half millisecond, and each call costs microseconds."""
+    if rows.greedy[0]:
+        return int(order[0])
+    scaled = logits[order] * rows.inverse_temperature[0]
+    weights = np.exp(scaled - scaled[0])
+    cdf = np.cumsum(weights)
+    nucleus = int(np.count_nonzero((cdf - weights) < rows.top_p[0] * cdf[-1]))
+    kept = min(nucleus, int(rows.top_k[0]))
+    pick = int(np.searchsorted(cdf, uniform * cdf[kept - 1], side="right"))  # = count of cdf <= the draw
+    return int(order[pick])
 
 
 def sample_next(logits: torch.Tensor, settings: list[Sampling], uniforms: list[float],

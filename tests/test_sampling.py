@@ -59,6 +59,26 @@ def test_a_row_picks_the_same_alone_or_batched_with_other_settings():
     assert together.tolist() == alone
 
 
+def test_one_row_alone_picks_what_it_picks_in_a_batch_whatever_its_settings_and_mask():
+    """A batch of one takes a shorter path (fewer numpy calls); it must draw exactly as the batch does,
+    or a stream would write differently alone: 300 rows of random logits, settings, allowed
+    characters (one row with none of its allowed characters possible) and draws."""
+    rng = np.random.default_rng(1)
+    rows = 300
+    logits = (rng.normal(size=(rows, 40)) * rng.uniform(0.3, 6, size=(rows, 1))).astype(np.float32)
+    settings = [Sampling(temperature=float(rng.choice([0, 0.3, 0.8, 1.5])), top_k=int(rng.choice([0, 1, 4, 12])),
+                         top_p=float(rng.choice([0.3, 0.9, 0.95, 1.0]))) for _ in range(rows)]
+    allowed = rng.random((rows, 40)) < rng.uniform(0.05, 1, size=(rows, 1))
+    allowed[:, 1] = True  # every row allows something besides the banned 0
+    logits[7, allowed[7]] = -np.inf  # nothing allowed is possible here: the row is drawn unguided
+    uniforms = rng.random(rows)
+    together = choose(logits, RowSettings(settings), uniforms, 0, allowed)
+    alone = [choose(logits[i:i + 1], RowSettings([settings[i]]), uniforms[i:i + 1], 0, allowed[i:i + 1])[0]
+             for i in range(rows)]
+    assert together.tolist() == alone
+    assert len(set(alone)) > 10 and not allowed[7, alone[7]]  # varied picks; row 7 left its mask
+
+
 def test_sample_next_takes_and_returns_torch_tensors():
     logits = torch.log(torch.from_numpy(np.stack([PROBS, PROBS])))
     ids = sample_next(logits, [Sampling(temperature=0), Sampling(temperature=1, top_p=1)], [0.99, 0.999])
