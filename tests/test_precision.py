@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,16 @@ import torch
 from engine import Generator
 from engine.model import CharLSTM, ModelConfig
 from engine.modelfolder import load_model_folder, save_model_folder
-from engine.precision import QUALITY_BOUND, Bf16Step, PrecisionError, build_step, choose, recorded_costs, unavailable
+from engine.precision import (
+    PIPELINE_MIN,
+    QUALITY_BOUND,
+    Bf16Step,
+    PrecisionError,
+    build_step,
+    choose,
+    recorded_costs,
+    unavailable,
+)
 from engine.sampling import Sampling
 from engine.vocab import Vocab
 from train.eval import score_ids
@@ -125,11 +135,13 @@ def test_a_row_writes_the_same_alone_or_beside_others(small, precision):
             torch.testing.assert_close(ah, th[:, row:row + 1], rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("hidden", [64, 40])
-def test_int8_reads_a_text_into_the_state_that_writing_it_leaves_to_the_bit(small, hidden):
-    """Reading runs PyTorch's C++ int8 LSTM over the whole seed, writing runs one Python step a
-    character; a re-read conversation relies on both ending in the same state (also for a hidden size
-    that is not a multiple of the CPU's vector width, 40). Batched reads are row-independent too."""
+@pytest.mark.parametrize("hidden, length", [(64, 120), (40, 120), (64, 200), (40, 200)])
+def test_int8_reads_a_text_into_the_state_that_writing_it_leaves_to_the_bit(small, hidden, length):
+    """Reading runs PyTorch's C++ int8 LSTM over the whole seed (from PIPELINE_MIN characters on, its
+    first layer in this thread and the others in a second, a chunk behind), writing runs one Python
+    step a character; a re-read conversation relies on both ending in the same state (also for a
+    hidden size that is not a multiple of the CPU's vector width, 40). Batched reads are
+    row-independent too, and a pipelined read leaves no thread behind."""
     if unavailable("int8", CPU):
         pytest.skip(f"int8: {unavailable('int8', CPU)}")
     model = load_model_folder(small).model
@@ -137,10 +149,13 @@ def test_int8_reads_a_text_into_the_state_that_writing_it_leaves_to_the_bit(smal
         torch.manual_seed(7)
         model = CharLSTM(ModelConfig(vocab_size=model.config.vocab_size, embed=8, hidden=hidden, layers=3)).eval()
     step = build_step(model, "int8")
-    texts = torch.randint(1, model.config.vocab_size, (3, 120), generator=torch.Generator().manual_seed(6))
+    texts = torch.randint(1, model.config.vocab_size, (3, length), generator=torch.Generator().manual_seed(6))
     start = states(model, 3, 8)
+    assert (length >= PIPELINE_MIN) == (length == 200)
+    threads = threading.active_count()
     with torch.inference_mode():
         read_logits, (read_h, read_c) = step.read(texts, start)
+        assert threading.active_count() == threads
         h, c = start
         for t in range(texts.shape[1]):
             logits, (h, c) = step(texts[:, t], (h, c))
