@@ -316,7 +316,7 @@ class Int8Step:
             torch.set_num_threads(threads)
             torch.set_flush_denormal(flush)
             try:
-                with torch.inference_mode():
+                with torch.no_grad():  # plain tensors, whatever mode the reading thread is in
                     state, outs = (h[1:], c[1:]), []
                     for chunk in iter(chunks.get, None):
                         out, *state = _run_cells(chunk, *state, self.cells[1:])
