@@ -47,6 +47,11 @@ gen.close()
 """
 
 
+def long_seed(chars: int) -> str:
+    """A seed of `chars` characters (up to 2,250) of plain words."""
+    return ("the queen said " * 150)[-chars:]
+
+
 def one_stream(gen: Generator, length: int) -> float:
     """Characters per second of one stream, read through the ordinary iterator."""
     start = time.perf_counter()
@@ -98,7 +103,7 @@ def next_turn_first_char_ms(gen: Generator, rounds: int = 5) -> tuple[float, flo
     story went on for a turn, then a person adds a line), and the bytes the cache keeps per state."""
     delays, sizes = [], []
     for i in range(rounds):
-        story = Conversation.of(("the queen said " * 150)[-2000:])
+        story = Conversation.of(long_seed(2000))
         story.add(gen.generate(story, 200, rng_seed=i, exact=False), MODEL)  # its end state is cached
         sizes.append(gen.states.bytes / max(1, len(gen.states)))
         story.add("said alice")
@@ -122,7 +127,7 @@ def model_alone(gen: Generator, streams: int, seed_chars: int) -> tuple[float, f
         with torch.inference_mode():
             one = step_times({"step": step}, model, rows=1, blocks=9, per_block=20)["step"]
             many = step_times({"step": step}, model, rows=streams, blocks=5, per_block=5)["step"]
-            ids = torch.tensor([gen.loaded.vocab.encode(("the queen said " * 150)[-seed_chars:])])
+            ids = torch.tensor([gen.loaded.vocab.encode(long_seed(seed_chars))])
             reads = []
             for _ in range(5):
                 start = time.perf_counter()
@@ -199,11 +204,12 @@ def main() -> None:
             (f"{args.streams} streams, chars/s", {p: f"{best(many[p]):.0f}" for p in gens}),
             ("  / one stream (target >= 12)", {p: f"{best(many[p]) / best(single[p]):.1f} x" for p in gens})]
     for n in seeds:
-        rows.append((f"first char, {n}-char seed, ms", {p: f"{first_char_ms(gen, ('the queen said ' * 150)[-n:]):.1f}"
+        rows.append((f"first char, {n}-char seed, ms", {p: f"{first_char_ms(gen, long_seed(n)):.1f}"
                                                           for p, gen in gens.items()}))
     turns = {p: next_turn_first_char_ms(gen) for p, gen in gens.items()}  # (ms, bytes per cached state)
     rows.append(("first char, next turn (cached), ms", {p: f"{ms:.1f}" for p, (ms, _) in turns.items()}))
-    alone = {p: model_alone(gen, args.streams, next(iter(gens.values())).max_seed_chars) for p, gen in gens.items()}
+    limit = next(iter(gens.values())).max_seed_chars
+    alone = {p: model_alone(gen, args.streams, limit) for p, gen in gens.items()}
     rows += [("model alone: 1-row step, us", {p: f"{a[0] * 1e6:.0f}" for p, a in alone.items()}),
              (f"model alone: {args.streams}-row step, us", {p: f"{a[1] * 1e6:.0f}" for p, a in alone.items()}),
              (f"  {args.streams} rows / 1 row (12x needs <= {args.streams / 12:.2f})",
@@ -214,7 +220,6 @@ def main() -> None:
         print(f"{label:34}" + "".join(f"{values[p]:>10}" for p in gens))
     print("rounds, one stream: " + "; ".join(f"{p} {_list(single[p])}" for p in gens))
     print(f"rounds, {args.streams} streams: " + "; ".join(f"{p} {_list(many[p])}" for p in gens))
-    limit = next(iter(gens.values())).max_seed_chars
     print(f"seeds are read up to their last {limit} characters (ALICE_MAX_SEED_CHARS)")
     print("next turn (cached): a 2,000-character story with one turn written, then a 10-character line; "
           "the state cache keeps " + ", ".join(f"{p} {size:,.0f}" for p, (_, size) in turns.items())

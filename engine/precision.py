@@ -218,13 +218,12 @@ class Int8Step:
         head = (_quantize(model.head.weight.float()), model.head.bias.float())
         zeros = torch.zeros(4 * (hidden + 2), device=device)
         # reading: per layer, the C++ LSTM's parameters, with the +1 and -1 units (True: 7-bit activations)
+        inputs = [_prepack(_widen(w_in, hidden), _widen_bias(bias, hidden)) for w_in, bias, _ in layers]
         self.cells = [torch.ops.quantized.make_quantized_cell_params_dynamic(
-            _prepack(_widen(w_in, hidden), _widen_bias(bias, hidden)), _prepack(_widen(w_rec, hidden), None),
-            zeros, zeros, True) for w_in, bias, w_rec in layers]
+            packed_in, _prepack(_widen(w_rec, hidden), None), zeros, zeros, True)
+            for packed_in, (_, _, w_rec) in zip(inputs, layers, strict=True)]
         # writing: the first layer's input product of every character, computed as reading computes it
-        w_in, bias, _ = layers[0]
-        first = _prepack(_widen(w_in, hidden), _widen_bias(bias, hidden))
-        self.table = _linear(torch.eye(vocab, device=device), first)[:, _narrow_index(hidden)]
+        self.table = _linear(torch.eye(vocab, device=device), inputs[0])[:, _narrow_index(hidden)]
         self.recurrent = [_prepack(w_rec, None) for _, _, w_rec in layers]  # each layer's w_hh
         # what multiplies each layer's output: [next layer's w_ih; own w_hh] (the last layer: [head; w_hh])
         self.after = [_prepack(_stack(w_next, w_rec), torch.cat([b_next, b_next.new_zeros(4 * hidden)]))

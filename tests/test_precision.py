@@ -70,6 +70,15 @@ def runnable(precision: str) -> bool:
     return precision == "bf16" or unavailable(precision, CPU) is None
 
 
+def reduced_step(small: Path, precision: str):
+    """The small model and its step in `precision` (bf16 emulated where the CPU lacks it); skips the
+    test where this machine cannot run it."""
+    if not runnable(precision):
+        pytest.skip(f"{precision}: {unavailable(precision, CPU)}")
+    model = load_model_folder(small).model
+    return model, build_step(model, precision, emulate=True)
+
+
 def states(model: CharLSTM, rows: int, seed: int):
     g = torch.Generator().manual_seed(seed)
     shape = (model.config.layers, rows, model.config.hidden)
@@ -78,10 +87,7 @@ def states(model: CharLSTM, rows: int, seed: int):
 
 @pytest.mark.parametrize("precision", REDUCED)
 def test_each_precision_gives_fp32s_logits_within_tolerance(small, precision):
-    if not runnable(precision):
-        pytest.skip(f"{precision}: {unavailable(precision, CPU)}")
-    model = load_model_folder(small).model
-    step = build_step(model, precision, emulate=True)
+    model, step = reduced_step(small, precision)
     ids = torch.randint(1, model.config.vocab_size, (5,), generator=torch.Generator().manual_seed(1))
     with torch.inference_mode():
         want, (want_h, want_c) = model.step(ids, states(model, 5, 2))
@@ -120,10 +126,7 @@ def test_each_precision_keeps_bits_per_char_within_the_bound_on_real_text(loaded
 @pytest.mark.parametrize("precision", REDUCED)
 def test_a_row_writes_the_same_alone_or_beside_others(small, precision):
     """The int8 activations' scale is pinned, so a row's numbers do not depend on its neighbours."""
-    if not runnable(precision):
-        pytest.skip(f"{precision}: {unavailable(precision, CPU)}")
-    model = load_model_folder(small).model
-    step = build_step(model, precision, emulate=True)
+    model, step = reduced_step(small, precision)
     ids = torch.randint(1, model.config.vocab_size, (6,), generator=torch.Generator().manual_seed(4))
     h, c = states(model, 6, 5)
     h[:, 0] *= 0.01  # one row's activations much smaller than the others'
