@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from engine.endings import Ending
+from engine.layout import LayoutGuard
 from engine.lexicon import OFF, WordGuide
 from engine.precision import Step
 from engine.sampling import RowSettings, Sampling, choose
@@ -61,12 +62,19 @@ class Request:
     on_end: Callable[[RowEnd], None] | None = None  # told how the row ended, before its reader is
     context: list[int] | None = None  # the last ids of the text before writing, for the word guide (None: ids)
     cancelled: bool = False  # set by the reader; the worker drops the row at its next step
+    parent: Request | None = None  # a best-of-K candidate's stream (engine/sentences.py): dropped with it
+    logprob: float | None = None  # when set, the model's log-probability of each character written is added
     ending: Ending = field(init=False)
     primed: RowState | None = field(default=None, init=False)  # the state writing began from (for on_end)
     near: dict[int, RowState] = field(default_factory=dict, init=False)  # states at word ends the text may end at
 
     def __post_init__(self) -> None:
         self.ending = Ending(self.length, self.exact)
+
+    @property
+    def dropped(self) -> bool:
+        """Its reader left (a candidate's: its stream's reader)."""
+        return self.cancelled or (self.parent is not None and self.parent.cancelled)
 
 
 class Batch:
@@ -83,27 +91,30 @@ class Batch:
         self.rows: list[Request] = []
         self.last_tick = -WAKE_INTERVAL  # when the readers were last woken
         self.settings = RowSettings([])
+        self.scored = False  # some row wants the log-probabilities of what it writes
         self.logits = self.h = self.c = None
         self.guide = guide  # the model's lexicon as tables (None: every row writes freely)
         self.words = np.zeros(0, dtype=np.int32)  # each row's place in the guide (OFF: a free row)
+        self.layout = LayoutGuard(vocab)  # what each row may not write next, to stay prose (engine/layout.py)
 
     def admit(self, requests: list[Request]) -> None:
         """Prime the newcomers on their ids (together, see `prime`), then add their rows. A request
         whose start state has logits and nothing left to read starts writing from it at once."""
-        requests = [r for r in requests if not r.cancelled]
+        requests = [r for r in requests if not r.dropped]
         if not requests:
             return
         reading = [r for r in requests if r.ids]
         ready = [r for r in requests if not r.ids]
         parts = [(self.logits, self.h, self.c)] if self.rows else []
         if reading:
-            parts.append(self.prime([r.ids for r in reading], [r.start for r in reading]))
+            parts.append(self._prime_once(reading))
         if ready:
             parts.append((torch.stack([r.start.logits for r in ready]), torch.stack([r.start.h for r in ready], 1),
                           torch.stack([r.start.c for r in ready], 1)))
         self.logits = torch.cat([p[0] for p in parts])
         self.h, self.c = torch.cat([p[1] for p in parts], 1), torch.cat([p[2] for p in parts], 1)
         self.words = np.concatenate([self.words, [self._word_start(r) for r in reading + ready]]).astype(np.int32)
+        self.layout.join([self._layout_start(r) for r in reading + ready])
         for row, request in enumerate(reading + ready, start=len(self.rows)):
             if request.on_end is not None:
                 request.primed = self._row_state(row)
@@ -131,25 +142,49 @@ class Batch:
             state, start, active = (state[0][:, :still].contiguous(), state[1][:, :still].contiguous()), end, still
         return torch.stack(logits), torch.stack(h, 1), torch.stack(c, 1)
 
+    def _prime_once(self, reading: list[Request]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`prime`, reading each distinct (ids, start) once: best-of-K candidates start alike."""
+        places: dict[tuple, int] = {}
+        unique: list[Request] = []
+        which = []
+        for request in reading:
+            place = places.setdefault((tuple(request.ids), id(request.start)), len(unique))
+            if place == len(unique):
+                unique.append(request)
+            which.append(place)
+        logits, h, c = self.prime([r.ids for r in unique], [r.start for r in unique])
+        if len(unique) == len(reading):
+            return logits, h, c
+        index = torch.tensor(which, device=self.device)
+        return logits[index], h[:, index], c[:, index]
+
     def step(self) -> None:
         """Sample one character for every row, hand it to its reader, advance the state of the rest."""
         if self.cancelled:
             self.cancelled = False  # first: a reader leaving from now on is seen next step
-            self.keep(np.array([not r.cancelled for r in self.rows], dtype=bool))
+            self.keep(np.array([not r.dropped for r in self.rows], dtype=bool))
         if not self.rows:
             return
         uniforms = np.array([r.rng.random() for r in self.rows])
         guide = self.guide if self.settings.any_guided else None
         allowed = guide.allowed(self.words) if guide is not None else None
-        ids = choose(self.logits.float().cpu().numpy(), self.settings, uniforms, self.vocab.unknown_id, allowed)
+        banned = self.layout.banned()
+        if banned is not None:
+            allowed = ~banned if allowed is None else allowed & ~banned
+        logits = self.logits.float().cpu().numpy()
+        ids = choose(logits, self.settings, uniforms, self.vocab.unknown_id, allowed)
+        logprobs = _logprobs(logits, ids) if self.scored else None
         if guide is not None:
             self.words = guide.advance(self.words, ids)
+        self.layout.advance(ids)
         chars, now = self.vocab.chars, time.monotonic()
         hold = now - self.last_tick < WAKE_INTERVAL  # all readers are woken on the same ticks
         if not hold:
             self.last_tick = now
         going = np.ones(len(self.rows), dtype=bool)
         for row, (request, i) in enumerate(zip(self.rows, ids.tolist(), strict=True)):
+            if request.logprob is not None:
+                request.logprob += float(logprobs[row])
             text, done = request.ending.add(chars[i])
             if request.ending.near and request.on_end is not None:  # the text may end here: keep this state
                 ending = request.ending  # ... and the one it would be cut back to, no other
@@ -177,6 +212,7 @@ class Batch:
         index = torch.from_numpy(np.flatnonzero(going)).to(self.device)
         self.logits, self.h, self.c = self.logits[index], self.h[:, index], self.c[:, index]
         self.words = self.words[going]
+        self.layout.keep(going)
         self._set_rows([r for r, g in zip(self.rows, going.tolist(), strict=True) if g])
 
     def fail(self, joining: list[Request], exc: BaseException) -> None:
@@ -186,6 +222,7 @@ class Batch:
             self.finished(request)
         self._set_rows([])
         self.words = self.words[:0]
+        self.layout.keep(np.zeros(len(self.layout.spaces), dtype=bool))
 
     def _row_end(self, request: Request, row: int) -> RowEnd:
         """The row's final state for its `on_end`: the one that has read (nearly) all it kept."""
@@ -213,9 +250,22 @@ class Batch:
             return OFF
         return self.guide.start(request.context if request.context is not None else request.ids)
 
+    def _layout_start(self, request: Request) -> tuple:
+        """A newcomer's layout counters, from the end of what it read (a row read from nothing but white
+        space, an empty seed, may not write white space until it has written something else)."""
+        text = self.vocab.decode(request.context if request.context is not None else request.ids)
+        return self.layout.start(text, fresh=not text.strip())
+
     def _set_rows(self, rows: list[Request]) -> None:
         self.rows = rows
         self.settings = RowSettings([r.sampling for r in rows])
+        self.scored = any(r.logprob is not None for r in rows)
+
+
+def _logprobs(logits: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Each row's log-probability of its id under the model (temperature 1, nothing masked)."""
+    top = logits.max(axis=1)
+    return logits[np.arange(len(ids)), ids] - top - np.log(np.exp(logits - top[:, None]).sum(axis=1))
 
 
 def _start_states(starts: list[RowState | None]) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -30,6 +30,7 @@ from engine.modelfolder import LoadedModel, load_model_folder
 from engine.precision import Choice, check_choice, worker_threads
 from engine.precision import choose as choose_precision
 from engine.sampling import Sampling
+from engine.sentences import SentenceWriter
 from engine.streams import AsyncStream, GeneratorClosed, Outbox, SyncStream
 from engine.vocab import PARAGRAPH
 
@@ -132,21 +133,27 @@ class Generator:
         if isinstance(seed, Conversation):
             conversation = Conversation(list(seed.turns))  # as it is now: the caller may go on adding turns
         else:
-            ids = self.loaded.vocab.encode(self.prepare_seed(seed))
+            seed_text = self.prepare_seed(seed)
+            ids = self.loaded.vocab.encode(seed_text)
 
         def start(wake: Callable[[], None]) -> Request:
             request = Request([], length, settings, random.Random(rng_seed), Outbox(wake), exact)
             if isinstance(seed, Conversation):  # looked up now, at the first read: the last turn has ended
-                self._continue(conversation, request)
+                text = self._continue(conversation, request)
             else:
-                request.ids = ids
-            self._worker.join(request)
+                request.ids, text = ids, seed_text
+            if settings.best_of == 1:
+                self._worker.join(request, [request])
+            else:
+                writer = SentenceWriter(request, settings.best_of, self.loaded.vocab, text, self._worker.enqueue,
+                                        self._worker.finished)
+                self._worker.join(request, writer.first_round())
             return request
         return start
 
-    def _continue(self, conversation: Conversation, request: Request) -> None:
+    def _continue(self, conversation: Conversation, request: Request) -> str:
         """Set `request` to continue `conversation` from its cached state (if any), and to cache the
-        states it starts and ends in."""
+        states it starts and ends in; returns the text it continues."""
         vocab, window = self.loaded.vocab, self.max_seed_chars
         how = plan(conversation, vocab, self.states, window)
         request.ids, request.start = vocab.encode(how.read), how.start
@@ -157,6 +164,7 @@ class Generator:
             self.states.put(state_key(how.text, window), Snapshot(end.start))
             self.states.put(state_key(text, window), Snapshot(end.state, text[len(text) - end.unread:]))
         request.on_end = on_end
+        return how.text
 
     def _leave(self, request: Request) -> None:
         """A reader is done with its stream: free the slot now (the worker skips the row from its next step)."""
@@ -204,8 +212,9 @@ class _Worker:
         if wait and self.thread is not threading.current_thread():
             self.thread.join()
 
-    def join(self, request: Request) -> None:
-        """A stream's first read: its request enters the batch at the worker's next step."""
+    def join(self, request: Request, rows: list[Request]) -> None:
+        """A stream's first read: its rows (itself, or its first candidates) enter the batch at the
+        worker's next step."""
         with self.cond:
             if self.closed:
                 raise GeneratorClosed("this Generator is closed")
@@ -213,7 +222,13 @@ class _Worker:
                 request.outbox.put(done=True)
                 return
             self.live.add(request)
-            self.joining.append(request)
+            self.joining.extend(rows)
+            self.cond.notify()
+
+    def enqueue(self, rows: list[Request]) -> None:
+        """More rows of a stream already counted (a sentence's candidates) for the next step."""
+        with self.cond:
+            self.joining.extend(rows)
             self.cond.notify()
 
     def leave(self, request: Request) -> None:
@@ -315,4 +330,5 @@ def _resolve(sampling: Sampling | None, temperature: float | None, top_k: int | 
         top_k=base.top_k if top_k is None else top_k,
         top_p=base.top_p if top_p is None else top_p,
         words=base.words if words is None else words,
+        best_of=base.best_of,
     )

@@ -22,6 +22,7 @@ class Sampling:
     top_k: int = 0  # keep only the k likeliest characters (0 = all)
     top_p: float = 0.95  # keep the smallest set whose probability reaches p (1 = all)
     words: str = "lexicon"  # "lexicon" = only words of the model's lexicon.txt (if it has one); "free" = any
+    best_of: int = 1  # write sentence by sentence, each the best of this many candidates (engine/sentences.py)
 
     def __post_init__(self) -> None:
         if not 0 <= self.temperature <= 10:
@@ -30,6 +31,8 @@ class Sampling:
             raise ValueError(f"top_k must be 0 (off) or a positive count, not {self.top_k}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], not {self.top_p}")
+        if not 1 <= self.best_of <= MAX_BEST_OF:
+            raise ValueError(f"best_of must be a whole number from 1 to {MAX_BEST_OF}, not {self.best_of}")
         if self.words not in WORDS:
             raise ValueError(f"words must be {' or '.join(WORDS)}, not {self.words!r}")
 
@@ -39,6 +42,7 @@ class Sampling:
 
 
 WORDS = ("lexicon", "free")
+MAX_BEST_OF = 64  # candidates per sentence: each is a row of the batch
 
 
 class RowSettings:

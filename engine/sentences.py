@@ -1,0 +1,198 @@
+"""Best-of-K sentences: a stream written sentence by sentence, each kept from K candidates.
+
+For each sentence, K candidate rows start together from the stream's state (ordinary rows of the
+Generator's batch, each with random draws of its own, so a stream writes the same alone or batched)
+and each writes until its sentence ends. When all K have ended, the best by `score` is kept: its text
+goes to the reader and its state is the stream's, so the story goes on from exactly the text shown.
+The score is computed by the model itself: its mean log-probability per character (at temperature 1),
+less a penalty for the share of the candidate's word pairs the story already has (likelihood alone
+favours stock lines). The grammar parser that judges sense (bench/sense.py) is never used here.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from engine.batch import Request, RowEnd, RowState
+from engine.endings import is_sentence_end
+from engine.lexicon import SEED_WINDOW
+from engine.vocab import Vocab
+
+MAX_SENTENCE = 320  # a candidate ends here if no sentence has ended (the next one carries it on)
+REPEAT_PENALTY = 1.5  # score lost by a candidate whose word pairs are all in the story already
+WORD_PENALTY = 0.04  # score lost per word: long sentences lose their way more often than short ones
+HISTORY_CHARS = 1500  # how far back the story is searched for repeated word pairs
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+
+
+class SentenceEnding:
+    """A candidate's ending: done at the white space after a sentence end (see engine/endings.py), at
+    a blank line after some text, or at `cap` characters. The last character drawn (that white space)
+    is not kept: it separates this sentence from the next, whose candidates read it first."""
+
+    near = False  # (what Batch asks of an Ending: a candidate keeps no states but its last)
+
+    def __init__(self, cap: int) -> None:
+        self.cap = max(cap, 2)
+        self.text: list[str] = []
+        self.kept = 0
+        self.complete = False  # ended at a sentence end or blank line, not at the cap
+
+    def add(self, char: str) -> tuple[str, bool]:
+        text = self.text
+        text.append(char)
+        n = len(text)
+        if char.isspace() and n > 1 and (
+                is_sentence_end(text, n - 1) or (char == "\n" and text[n - 2] == "\n" and "".join(text).strip())):
+            self.kept, self.complete = n - 1, True
+            return "", True
+        if n >= self.cap:
+            self.kept = n - 1
+            return "", True
+        return "", False
+
+    @property
+    def written(self) -> int:
+        return len(self.text)
+
+
+class _CandidateOutbox:
+    """Where a candidate's text would go: nowhere (its writer reads its Ending); errors go to the stream."""
+
+    def __init__(self, fail: Callable[[BaseException], None]) -> None:
+        self._fail = fail
+
+    def put(self, text: str = "", done: bool = False, error: BaseException | None = None, hold: bool = False) -> None:
+        if error is not None:
+            self._fail(error)
+
+
+@dataclass
+class _Round:
+    """One sentence's candidates and how far the stream had been read when they started."""
+
+    candidates: list[Request]
+    read: int  # characters of the stream's text read by the round's starting state
+    ends: list[RowState | None]  # each candidate's final state, once it has ended
+    ended: int = 0
+
+
+def word_pairs(text: str) -> list[tuple[str, str]]:
+    """Consecutive word pairs of `text`, lowercased."""
+    words = _WORD.findall(text.lower())
+    return list(zip(words, words[1:], strict=False))
+
+
+def repeated_share(sentence: str, history: str) -> float:
+    """Share of the sentence's word pairs already in `history` (0 for a sentence of fewer than two words)."""
+    pairs = word_pairs(sentence)
+    if not pairs:
+        return 0.0
+    seen = set(word_pairs(history))
+    return sum(pair in seen for pair in pairs) / len(pairs)
+
+
+def score(logprob: float, sentence: str, history: str) -> float:
+    """A candidate's score: its log-probability per character that is not white space (white space is
+    cheap to predict and would make layout look likely), less the repetition penalty."""
+    ink = sum(not c.isspace() for c in sentence)
+    words = len(_WORD.findall(sentence))
+    return logprob / max(ink, 1) - WORD_PENALTY * words - REPEAT_PENALTY * repeated_share(sentence, history)
+
+
+class SentenceWriter:
+    """Writes one stream (`stream`, a Request never in the batch itself) sentence by sentence.
+
+    `join(requests)` hands candidate rows to the worker's batch; `finished(request)` says the stream
+    no longer counts as active. Both are called in the worker thread (from a candidate's on_end)."""
+
+    def __init__(self, stream: Request, best_of: int, vocab: Vocab, text_before: str,
+                 join: Callable[[list[Request]], None], finished: Callable[[Request], None]) -> None:
+        self.stream, self.best_of, self.vocab = stream, best_of, vocab
+        self.history = text_before[-HISTORY_CHARS:]  # the story so far, for the repetition penalty
+        self._join, self._finished = join, finished
+        self._round: _Round | None = None
+        self._primed: RowState | None = None  # the state the stream started writing from
+        self._failed = False
+
+    def first_round(self) -> list[Request]:
+        """The first sentence's candidates: they read the stream's own ids (from its start state)."""
+        stream = self.stream
+        context = stream.context if stream.context is not None else stream.ids
+        return self._candidates(stream.ids, stream.start, context, read=0)
+
+    def _candidates(self, ids: list[int], start: RowState | None, context: list[int], read: int) -> list[Request]:
+        stream = self.stream
+        room = stream.ending.budget - stream.ending.written
+        cap = min(MAX_SENTENCE, room + 1)
+        outbox = _CandidateOutbox(self._fail)
+        candidates = []
+        for index in range(self.best_of):
+            candidate = Request(list(ids), cap, stream.sampling, random.Random(stream.rng.getrandbits(64)), outbox,
+                                start=start, context=context, parent=stream, logprob=0.0)
+            candidate.ending = SentenceEnding(cap)
+            candidate.on_end = partial(self._collect, index)
+            candidates.append(candidate)
+        self._round = _Round(candidates, read, [None] * len(candidates))
+        return candidates
+
+    def _fail(self, error: BaseException) -> None:
+        if not self._failed:
+            self._failed = True
+            self.stream.outbox.put(error=error)
+            self._finished(self.stream)
+
+    def _collect(self, index: int, end: RowEnd) -> None:
+        """A candidate ended; once all have, keep the best."""
+        now = self._round
+        now.ends[index] = end.state
+        now.ended += 1
+        if now.ended == len(now.candidates):
+            self._keep(now)
+
+    def _keep(self, now: _Round) -> None:
+        stream = self.stream
+        index = max(range(len(now.candidates)), key=lambda i: self._score(now.candidates[i]))
+        best, end_state = now.candidates[index], now.ends[index]
+        if self._primed is None:
+            self._primed = best.primed
+        ending: SentenceEnding = best.ending
+        sentence = "".join(ending.text[:ending.kept])
+        separator = ending.text[ending.kept]
+        self.history = (self.history + sentence + separator)[-HISTORY_CHARS:]
+        out, done = [], False
+        for char in sentence + separator:
+            text, done = stream.ending.add(char)
+            out.append(text)
+            if done:
+                break
+        read = now.read + len(sentence)  # the kept candidate's final state has read the text this far
+        if done:
+            if stream.on_end is not None:
+                stream.on_end(self._stream_end(now, best, read, end_state))
+            stream.outbox.put("".join(out), done=True)
+            self._finished(stream)
+            return
+        stream.outbox.put("".join(out))
+        context = self.vocab.encode(self.history[-SEED_WINDOW - 1:])
+        self._join(self._candidates(self.vocab.encode(separator), end_state, context, read=read + 1))
+
+    def _score(self, candidate: Request) -> float:
+        ending: SentenceEnding = candidate.ending
+        text = "".join(ending.text[:ending.kept])
+        value = score(candidate.logprob, text, self.history)
+        return value if ending.complete else value - 1e6  # a whole sentence beats one cut at the cap
+
+    def _stream_end(self, now: _Round, best: Request, read: int, end_state: RowState) -> RowEnd:
+        """The stream's end: a state that has read all it kept but the last `unread`."""
+        ending = self.stream.ending
+        kept = ending.kept
+        written = self.vocab.encode("".join(ending.text[:kept]))
+        if kept >= read:
+            return RowEnd(end_state, written, kept - read, self._primed)
+        # cut inside the last sentence: from the state its candidates started in
+        return RowEnd(best.primed, written, kept - now.read, self._primed)
