@@ -79,6 +79,8 @@ def import_graph(root: Path = ROOT, folders: Iterable[str] = PACKAGES + SCRIPTS)
             elif name is not None and name in exports.get(target, {}):
                 found = exports[target][name]  # a lazily exported name: the module that defines it
             else:
+                if module.split(".")[0] in SCRIPTS and f"{module.split('.')[0]}.{target}" in files:
+                    target = f"{module.split('.')[0]}.{target}"  # a script importing its neighbour by name
                 prefixes = [".".join(target.split(".")[:i]) for i in range(target.count(".") + 1, 0, -1)]
                 found = next((p for p in prefixes if p in files), "")
             if found and found != module:
