@@ -114,17 +114,17 @@ def ours_seconds_to_loss(book: str, max_minutes: float, overrides: dict[str, Any
 
 
 def in_fresh_process(fn: Callable[..., Any], *args: Any) -> Any:
-    """fn(*args) in a new interpreter, as `python -m train` runs: issue 11 saw our loop 8x slower than
-    the product's when it ran after the tutorial's models in one process (on a Xeon; not reproduced
-    on a 2-core EPYC), so no formulation inherits another's threads, allocator or oneDNN caches."""
+    """fn(*args) in a new interpreter, as `python -m train` runs: a formulation timed after another
+    in one process can inherit its threads, allocator and oneDNN caches and run far slower (seen
+    once: docs/measurements.md, "Notes from the benches")."""
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         return pool.submit(fn, *args).result()
 
 
 def load_average() -> str:
-    """Other processes on the cores slow every figure here by far more than their share, as each
-    OpenMP thread waits for the others at every time step (2-core EPYC, a 2-thread training beside:
-    1.17 s/step on 2 threads, 0.57 on 1; alone, 0.34 on 2)."""
+    """The load average, printed beside the figures: other processes on the cores slow every figure
+    here by far more than their share, as each OpenMP thread waits for the others at every time step
+    (how much: docs/measurements.md, "Notes from the benches")."""
     load = os.getloadavg()[0]
     busy = " (other processes are using the CPU: figures will be slow and noisy)" if load > 0.5 else ""
     return f"load average {load:.1f}{busy}"

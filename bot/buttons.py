@@ -9,6 +9,7 @@ story so far) is read back out of the messages (bot/chain.py).
 from __future__ import annotations
 
 import re
+from typing import Protocol
 
 import discord
 
@@ -20,8 +21,15 @@ ACTIONS = {  # action: (label, style)
 TEMPLATE = r"alice:(?P<action>continue|again|stop):(?P<model>[a-z0-9_-]{1,32})"  # model: a command name
 
 
+class Presses(Protocol):
+    """What answers the buttons (bot/teller.py's Teller)."""
+
+    async def press(self, interaction: discord.Interaction, action: str, model: str) -> None: ...
+
+
 class StoryButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
-    """One of the buttons; a press goes to the Alice cog's `press`."""
+    """One of the buttons; a press goes to the bot's Teller (`press`), which AliceBot sets in its
+    setup_hook, before it registers this class."""
 
     def __init__(self, action: str, model: str) -> None:
         label, style = ACTIONS[action]
@@ -34,9 +42,9 @@ class StoryButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
         return cls(match["action"], match["model"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        cog = interaction.client.get_cog("Alice")
-        if cog is not None:  # None only while the bot shuts down
-            await cog.teller.press(interaction, self.action, self.model)
+        teller: Presses | None = getattr(interaction.client, "teller", None)
+        if teller is not None:  # None only on a client that is not AliceBot
+            await teller.press(interaction, self.action, self.model)
 
 
 def buttons(model: str, *actions: str) -> discord.ui.View:

@@ -44,7 +44,7 @@ class Chains:
     def typed(self, message: discord.Message) -> str:
         """What a person added to the story: the message without mentions of the bot, and without
         the command name and options when it is a command."""
-        text = re.sub(rf"<@!?{self.me}>", "", message.content).strip()
+        text = without_mentions(message.content, self.me)
         if text.startswith(self.prefix):
             parts = text[len(self.prefix):].split(maxsplit=1)  # the command's name, then its text
             text = self.seed_of(parts[1] if len(parts) > 1 else "")
@@ -76,6 +76,11 @@ class Chains:
             return await self.story_through(parent)
         seed, _ = parse_reply(message.content)
         return _story([(PERSON, seed)])
+
+
+def without_mentions(text: str, me: int) -> str:
+    """`text` without the mentions of user `me` (both forms, <@id> and <@!id>), stripped."""
+    return re.sub(rf"<@!?{me}>", "", text).strip()
 
 
 def _story(newest_first: list[tuple[str, str]]) -> Conversation:

@@ -9,11 +9,9 @@ import asyncio
 import contextlib
 import logging
 import re
-import time
-from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
-from functools import cached_property, partial
+from functools import partial
 from typing import Literal
 
 import discord
@@ -21,11 +19,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.buttons import model_of, writing_view
-from bot.chain import Chains
+from bot.chain import Chains, without_mentions
+from bot.describe import corpus_name, model_line
+from bot.gate import REFUSALS, Gate
 from bot.reply import MESSAGE_LIMIT, NO_MENTIONS, REQUEST_ERRORS, describe, plain, render
 from bot.settings import Settings
 from bot.teller import Teller
-from engine import Conversation, Generator, Sampling, recorded_base, recorded_bpc, recorded_corpus
+from engine import Conversation, Generator
+from engine.sampling import WORDS
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,6 @@ MAX_USER_TEMPERATURE = 2.0
 TYPING_EVERY = 8.0  # seconds; Discord shows "typing…" for about 10 s after each request
 # `--temp 0.5`, `--len=400`, `--words free`; phones often turn `--` into an em dash, so that counts too
 _OPTION = re.compile(r"(?:--|\u2014)(temp|temperature|len|length|words)(?:=|\s+)(\S+)(?:\s+|$)")
-WORDS = ("lexicon", "free")
 DESCRIBE = {
     "seed": "text to continue; empty = start a new paragraph",
     "temperature": f"0 = always the likeliest letter, up to {MAX_USER_TEMPERATURE:g} = wild",
@@ -96,40 +96,12 @@ async def typing_while(ctx: commands.Context) -> AsyncIterator[None]:
         typing.cancel()
 
 
-class Gate:
-    """Per-user cooldown and a cap on generations running at once per server."""
-
-    def __init__(self, cooldown: float, per_server: int) -> None:
-        self.cooldown, self.per_server = cooldown, per_server
-        self.last_start: dict[int, float] = {}
-        self.running: Counter[int] = Counter()
-
-    @contextlib.contextmanager
-    def slot(self, user: int, server: int) -> Iterator[None]:
-        """Hold a generation slot; raises MaxConcurrencyReached or CommandOnCooldown instead."""
-        if self.running[server] >= self.per_server:  # checked first: a refusal costs no cooldown
-            raise commands.MaxConcurrencyReached(self.per_server, commands.BucketType.guild)
-        now = time.monotonic()
-        wait = self.last_start.get(user, -self.cooldown) + self.cooldown - now
-        if wait > 0:
-            raise commands.CommandOnCooldown(commands.Cooldown(1, self.cooldown), wait, commands.BucketType.user)
-        if len(self.last_start) > 10_000:  # forget users whose cooldown is long over
-            self.last_start = {u: t for u, t in self.last_start.items() if now - t < self.cooldown}
-        self.last_start[user] = now
-        self.running[server] += 1
-        try:
-            yield
-        finally:
-            self.running[server] -= 1
-
-
 class AliceCog(commands.Cog, name="Alice"):
     """Writes continuations of people's text in the voice of a book."""
 
-    def __init__(self, bot: commands.Bot, settings: Settings, generators: dict[str, Generator]) -> None:
-        self.bot, self.settings, self.generators = bot, settings, generators
-        self.gate = Gate(settings.cooldown, settings.guild_concurrency)
-        self.sampling = Sampling(settings.temperature, settings.top_k, settings.top_p, settings.words)
+    def __init__(self, bot: commands.Bot, settings: Settings, generators: dict[str, Generator],
+                 teller: Teller) -> None:
+        self.bot, self.settings, self.generators, self.teller = bot, settings, generators, teller
 
     @commands.hybrid_command(name=MAIN_MODEL, description="Continue your text in the voice of the book")
     @app_commands.describe(**DESCRIBE)
@@ -141,7 +113,7 @@ class AliceCog(commands.Cog, name="Alice"):
     @commands.hybrid_command(name="models")
     async def models(self, ctx: commands.Context) -> None:
         """List the books I can write like, with how well each was learnt (bits/char: lower is better)."""
-        lines = [f"`{ctx.clean_prefix}{name}`: {describe_model(gen.loaded.config)}"
+        lines = [f"`{ctx.clean_prefix}{name}`: {model_line(gen.loaded.config, plain)}"
                  for name, gen in self.generators.items()]
         await ctx.send("\n".join(lines)[:MESSAGE_LIMIT], allowed_mentions=NO_MENTIONS)
 
@@ -164,9 +136,10 @@ class AliceCog(commands.Cog, name="Alice"):
             raise commands.BadArgument(f"Length must be between 1 and {self.settings.max_length} characters.")
         temperature = self.settings.temperature if temperature is None else temperature
         length = self.settings.length if length is None else length
-        sampling = replace(self.sampling, temperature=temperature, words=words or self.sampling.words)
+        default = self.teller.sampling
+        sampling = replace(default, temperature=temperature, words=words or default.words)
         server = ctx.guild.id if ctx.guild else ctx.channel.id
-        with self.gate.slot(ctx.author.id, server):
+        with self.teller.gate.slot(ctx.author.id, server):
             message = await ctx.reply(render(seed, "", False), view=writing_view(model), allowed_mentions=NO_MENTIONS,
                                       mention_author=False)
             async with typing_while(ctx):
@@ -183,13 +156,6 @@ class AliceCog(commands.Cog, name="Alice"):
         story.add(seed)
         return story
 
-    @cached_property
-    def teller(self) -> Teller:
-        """Made on first use: the bot knows its own user id only once logged in."""
-        seed_of = lambda text: parse_options(text)[0]  # noqa: E731
-        return Teller(self, Chains(self.bot.user.id, self.settings.command_prefix, self.settings.max_seed_chars,
-                                   seed_of))
-
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         """A reply to one of the bot's replies that mentions the bot (and is no command) goes on with
@@ -203,19 +169,12 @@ class AliceCog(commands.Cog, name="Alice"):
         if parent is None or parent.author.id != me.id or model_of(parent) is None:
             return  # not one of the bot's story replies (those carry its buttons)
         ctx = await self.bot.get_context(message)
-        text = message.content.replace(f"<@{me.id}>", "").replace(f"<@!{me.id}>", "").strip()
+        text = without_mentions(message.content, me.id)
         model = model_of(parent)
         try:
             await self.write(ctx, model if model in self.generators else MAIN_MODEL, text, None, None)
         except commands.CommandError as error:
             await self.on_command_error(ctx, error)
-
-    @staticmethod
-    def refusal(error: commands.CommandError) -> str:
-        """The answer to a request the cooldown or the per-server cap turned away."""
-        if isinstance(error, commands.CommandOnCooldown):
-            return f"Please wait {error.retry_after:.0f} s before asking me again."
-        return f"I am already writing {error.number} replies in this server; please ask again in a moment."
 
     @commands.Cog.listener()
     async def on_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
@@ -224,8 +183,8 @@ class AliceCog(commands.Cog, name="Alice"):
             error = error.original  # an app-command error wrapped for the hybrid command
         if isinstance(error, commands.CommandNotFound):
             return
-        if isinstance(error, (commands.CommandOnCooldown, commands.MaxConcurrencyReached)):
-            answer = self.refusal(error)
+        if isinstance(error, REFUSALS):
+            answer = self.teller.gate.refusal(error)
         elif isinstance(error, commands.NotOwner):
             answer = "Only the bot's owner can do that."
         elif isinstance(error, (commands.UserInputError, app_commands.TransformerError)):
@@ -238,18 +197,11 @@ class AliceCog(commands.Cog, name="Alice"):
             await ctx.send(answer, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
-def corpus_name(config: dict) -> str:
-    """The book a model learnt, from its config.json (keys may be missing)."""
-    return recorded_corpus(config) or "an unnamed book"
-
-
-def describe_model(config: dict) -> str:
-    """'wonderland.txt, 1.920 bits/char' (or 'not measured' for a placeholder model)."""
-    bpc = recorded_bpc(config)
-    quality = "bits/char not measured" if bpc is None else f"{bpc:.3f} bits/char"
-    base = recorded_base(config)
-    lineage = f", fine-tuned from {plain(base)}" if base else ""
-    return f"{plain(corpus_name(config))}, {quality}{lineage}"
+def make_teller(me: int, settings: Settings, generators: dict[str, Generator]) -> Teller:
+    """The Teller of the bot whose user id is `me` (known once it has logged in): its stories are
+    read back out of the messages, a command's seed being its text without the options."""
+    chains = Chains(me, settings.command_prefix, settings.max_seed_chars, lambda text: parse_options(text)[0])
+    return Teller(generators, Gate(settings.cooldown, settings.guild_concurrency), settings, chains)
 
 
 def model_command(cog: AliceCog, name: str) -> commands.HybridCommand:

@@ -22,10 +22,11 @@ from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 
 from bot.buttons import StoryButton
-from bot.cog import BUILTIN_COMMANDS, MAIN_MODEL, AliceCog, model_command
+from bot.cog import BUILTIN_COMMANDS, MAIN_MODEL, AliceCog, make_teller, model_command
 from bot.loader import close_generator
 from bot.reply import NO_MENTIONS
 from bot.settings import Settings, SettingsError, add_setting_options, checked_for_discord, load_settings
+from bot.teller import Teller
 from engine import BUNDLED_MODEL, Generator, ModelFolderError, read_model_info
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,8 @@ def find_models(settings: Settings) -> dict[str, Path]:
 
 
 class AliceBot(commands.Bot):
-    """The bot: one shared Generator per model, the Alice cog, one command per extra model."""
+    """The bot: one shared Generator per model, the Teller that writes stories into replies (and
+    answers the buttons under them), the Alice cog, one command per extra model."""
 
     def __init__(self, settings: Settings, models: dict[str, Path], **options) -> None:
         intents = discord.Intents.default()
@@ -76,6 +78,7 @@ class AliceBot(commands.Bot):
                          allowed_mentions=NO_MENTIONS, chunk_guilds_at_startup=False, **options)
         self.settings, self.model_paths = settings, models
         self.generators: dict[str, Generator] = {}
+        self.teller: Teller | None = None  # made in setup_hook: it needs the bot's user id
 
     async def setup_hook(self) -> None:
         for name, path in self.model_paths.items():
@@ -87,7 +90,8 @@ class AliceBot(commands.Bot):
                 if name == MAIN_MODEL:
                     raise
                 log.warning("skipping %s: %s", path, exc)
-        cog = AliceCog(self, self.settings, self.generators)
+        self.teller = make_teller(self.user.id, self.settings, self.generators)  # login has set self.user
+        cog = AliceCog(self, self.settings, self.generators, self.teller)
         await self.add_cog(cog)
         self.add_dynamic_items(StoryButton)  # the buttons under every reply, sent before a restart too
         for name in self.generators:

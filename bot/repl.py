@@ -6,12 +6,12 @@ Kept free of prompt_toolkit so that tests drive it directly with any text stream
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
-import engine  # names load on first use: torch stays out of start-up
+from bot.describe import describe_model, describe_precision
 from bot.loader import ModelLoadError, ModelSlot
 from bot.settings import Settings, SettingsError
-from bot.story import Story
+from bot.story import Story, unquoted
 
 if TYPE_CHECKING:
     from engine.generator import Generator
@@ -189,8 +189,7 @@ class Repl:
         if not arg:
             self.say("/model needs the path of a model folder")
             return
-        quoted = len(arg) > 1 and arg[0] == arg[-1] and arg[0] in "'\""
-        path = arg[1:-1] if quoted else arg  # a path with spaces may be quoted
+        path = unquoted(arg)
         if not self.slot.ready:
             self.say("(waiting for the first model to finish loading…)")
         try:
@@ -222,37 +221,3 @@ class Repl:
             "/help",
         ]
         return " " + " │ ".join(parts)
-
-
-def describe_model(loaded: Any) -> str:
-    """The /info text; every field of config.json beyond the architecture may be missing."""
-    config = loaded.config if isinstance(loaded.config, dict) else {}
-    bpc = engine.recorded_bpc(config)
-    params = sum(p.numel() for p in loaded.model.parameters())
-    name = loaded.name + (" (placeholder)" if config.get("placeholder") else "")
-    rows = [
-        ("model", name),
-        ("folder", str(loaded.path)),
-        ("corpus", engine.recorded_corpus(config) or "unknown"),
-        ("fine-tuned from", engine.recorded_base(config) or "nothing (trained from scratch)"),
-        ("vocabulary", f"{len(loaded.vocab)} characters"),
-        ("lexicon", describe_lexicon(getattr(loaded, "lexicon", None))),
-        ("val bits/char", "not measured" if bpc is None else f"{bpc:.3f}"),
-        ("parameters", f"{params:,}"),
-        ("device", str(loaded.device)),
-    ]
-    return "\n".join(f"  {key.ljust(16)}{value}" for key, value in rows)
-
-
-def describe_precision(generator: Any) -> str:
-    """/info's precision line: the weights generation runs in, and why (chosen by auto, or asked for)."""
-    choice = getattr(generator, "precision", None)
-    return f"\n  {'precision'.ljust(16)}{choice.precision} ({choice.reason})" if choice is not None else ""
-
-
-def describe_lexicon(lexicon: Any) -> str:
-    """/info's lexicon line: how many words `/words lexicon` keeps to, or that there are none."""
-    if lexicon is None:
-        return "none (lexicon.txt is missing: words are free)"
-    return f"{len(lexicon):,} words (/words lexicon keeps to them)"
-

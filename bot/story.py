@@ -12,6 +12,13 @@ from bot.settings import Settings
 from engine.conversation import MODEL, PERSON, Conversation
 
 
+def unquoted(arg: str) -> str:
+    """A command's path argument without the quotes around it, if it has them: a path with spaces
+    may be quoted (/save "my story.txt", /model 'models/my book')."""
+    quoted = len(arg) > 1 and arg[0] == arg[-1] and arg[0] in "'\""
+    return arg[1:-1] if quoted else arg
+
+
 class Story:
     """The conversation so far and what each turn does to it. The model's state lives in the
     engine (it keeps the states of recent conversations); this keeps only the text."""
@@ -62,8 +69,7 @@ class Story:
         """Write the transcript to a file as plain text; one line either way."""
         if not path_text:
             return "/save needs a file name"
-        quoted = len(path_text) > 1 and path_text[0] == path_text[-1] and path_text[0] in "'\""
-        path = Path(path_text[1:-1] if quoted else path_text).expanduser()
+        path = Path(unquoted(path_text)).expanduser()
         text = self.text
         try:
             path.write_text(text if text.endswith("\n") or not text else text + "\n", encoding="utf-8")

@@ -13,19 +13,16 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
 
 import discord
-from discord.ext import commands
 
 from bot.buttons import finished_view, writing_view
 from bot.chain import Chains
+from bot.gate import REFUSALS, Gate
 from bot.reply import NO_MENTIONS, REQUEST_ERRORS, describe, parse_reply, render, room_for_text, stream_into
-from engine import Conversation, Sampling
+from bot.settings import Settings
+from engine import Conversation, Generator, Sampling
 from engine.endings import target_within
-
-if TYPE_CHECKING:
-    from bot.cog import AliceCog
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +39,12 @@ class Writing:
 
 
 class Teller:
-    """Streams stories into replies for the Alice cog, and answers the buttons under them."""
+    """Streams stories into replies, and answers the buttons under them. `generators` is the bot's
+    own dict (command name -> Generator), shared, not copied; `gate` is the one commands pass too."""
 
-    def __init__(self, cog: AliceCog, chains: Chains) -> None:
-        self.cog, self.chains = cog, chains
+    def __init__(self, generators: dict[str, Generator], gate: Gate, settings: Settings, chains: Chains) -> None:
+        self.generators, self.gate, self.settings, self.chains = generators, gate, settings, chains
+        self.sampling = Sampling(settings.temperature, settings.top_k, settings.top_p, settings.words)  # the defaults
         self.writing: dict[int, Writing] = {}  # message id -> the reply being written into it
 
     async def tell(self, message: discord.Message, story: Awaitable[Conversation], seed: str, model: str,
@@ -58,11 +57,11 @@ class Teller:
         self.writing[message.id] = Writing(requester, stop)
         try:
             story = await story
-            exact = self.cog.settings.exact
+            exact = self.settings.exact
             length = min(length, target_within(room_for_text(seed), exact))  # the whole reply fits one message
-            chunks = self.cog.generators[model].astream(story, length, sampling=sampling, exact=exact)
+            chunks = self.generators[model].astream(story, length, sampling=sampling, exact=exact)
             view = finished_view(model)
-            await stream_into(message, until(stop, chunks), partial(render, seed), self.cog.settings.edit_interval,
+            await stream_into(message, until(stop, chunks), partial(render, seed), self.settings.edit_interval,
                               resend=resend and partial(resend, view=view), view=view)
         finally:
             self.writing.pop(message.id, None)
@@ -74,7 +73,7 @@ class Teller:
         if action == "stop":
             await self._stop(interaction, model)
             return
-        if model not in self.cog.generators:
+        if model not in self.generators:
             await _answer(interaction, f"I no longer write as {model}.")
             return
         if action == "again" and interaction.message.id in self.writing:
@@ -82,10 +81,10 @@ class Teller:
             return
         server = interaction.guild_id or interaction.channel_id
         try:
-            with self.cog.gate.slot(interaction.user.id, server):
+            with self.gate.slot(interaction.user.id, server):
                 await (self._continue if action == "continue" else self._again)(interaction, model)
-        except (commands.CommandOnCooldown, commands.MaxConcurrencyReached) as refusal:
-            await _answer(interaction, self.cog.refusal(refusal))
+        except REFUSALS as refusal:
+            await _answer(interaction, self.gate.refusal(refusal))
 
     async def _continue(self, interaction: discord.Interaction, model: str) -> None:
         """The story goes on in a new reply to this one, showing only the new text."""
@@ -93,8 +92,8 @@ class Teller:
         previous = interaction.message
         reply = await previous.reply(render("", "", False), view=writing_view(model), allowed_mentions=NO_MENTIONS,
                                      mention_author=False)
-        await self.tell(reply, self.chains.story_through(previous), "", model, self.cog.sampling,
-                        self.cog.settings.length, interaction.user.id,
+        await self.tell(reply, self.chains.story_through(previous), "", model, self.sampling,
+                        self.settings.length, interaction.user.id,
                         resend=partial(previous.channel.send, allowed_mentions=NO_MENTIONS))
 
     async def _again(self, interaction: discord.Interaction, model: str) -> None:
@@ -103,8 +102,8 @@ class Teller:
         seed, _ = parse_reply(message.content)
         await interaction.response.edit_message(content=render(seed, "", False), view=writing_view(model),
                                                 allowed_mentions=NO_MENTIONS)
-        await self.tell(message, self.chains.story_before(message), seed, model, self.cog.sampling,
-                        self.cog.settings.length, interaction.user.id,
+        await self.tell(message, self.chains.story_before(message), seed, model, self.sampling,
+                        self.settings.length, interaction.user.id,
                         resend=partial(message.channel.send, allowed_mentions=NO_MENTIONS))
 
     async def _stop(self, interaction: discord.Interaction, model: str) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from engine.endings import Ending
-from engine.layout import LayoutGuard
+from engine.layout import TAIL_CHARS, LayoutGuard, StoryLayout, next_lead
 from engine.lexicon import OFF, WordGuide
 from engine.precision import Step
 from engine.sampling import RowSettings, Sampling, choose
@@ -64,6 +64,9 @@ class Request:
     cancelled: bool = False  # set by the reader; the worker drops the row at its next step
     parent: Request | None = None  # a best-of-K candidate's stream (engine/sentences.py): dropped with it
     logprob: float | None = None  # when set, the model's log-probability of each character written is added
+    story: StoryLayout | None = None  # what layout its story allows (engine/layout.py; None: from what it reads)
+    lead: int | None = 0  # white space written before its first letter (None: it has written a letter)
+    tail: str = field(default="", init=False)  # the end of its text, for the layout guard
     ending: Ending = field(init=False)
     primed: RowState | None = field(default=None, init=False)  # the state writing began from (for on_end)
     near: dict[int, RowState] = field(default_factory=dict, init=False)  # states at word ends the text may end at
@@ -114,7 +117,8 @@ class Batch:
         self.logits = torch.cat([p[0] for p in parts])
         self.h, self.c = torch.cat([p[1] for p in parts], 1), torch.cat([p[2] for p in parts], 1)
         self.words = np.concatenate([self.words, [self._word_start(r) for r in reading + ready]]).astype(np.int32)
-        self.layout.join([self._layout_start(r) for r in reading + ready])
+        for request in reading + ready:
+            self._layout_start(request)
         for row, request in enumerate(reading + ready, start=len(self.rows)):
             if request.on_end is not None:
                 request.primed = self._row_state(row)
@@ -168,15 +172,17 @@ class Batch:
         uniforms = np.array([r.rng.random() for r in self.rows])
         guide = self.guide if self.settings.any_guided else None
         allowed = guide.allowed(self.words) if guide is not None else None
-        banned = self.layout.banned()
-        if banned is not None:
-            allowed = ~banned if allowed is None else allowed & ~banned
+        bans = [self.layout.banned_ids(r.tail, r.story, r.lead) for r in self.rows]
+        if any(bans):
+            if allowed is None:
+                allowed = np.ones(self.logits.shape, dtype=bool)
+            for row, banned in enumerate(bans):
+                allowed[row, banned] = False
         logits = self.logits.float().cpu().numpy()
         ids = choose(logits, self.settings, uniforms, self.vocab.unknown_id, allowed)
         logprobs = _logprobs(logits, ids) if self.scored else None
         if guide is not None:
             self.words = guide.advance(self.words, ids)
-        self.layout.advance(ids)
         chars, now = self.vocab.chars, time.monotonic()
         hold = now - self.last_tick < WAKE_INTERVAL  # all readers are woken on the same ticks
         if not hold:
@@ -185,7 +191,9 @@ class Batch:
         for row, (request, i) in enumerate(zip(self.rows, ids.tolist(), strict=True)):
             if request.logprob is not None:
                 request.logprob += float(logprobs[row])
-            text, done = request.ending.add(chars[i])
+            char = chars[i]
+            request.tail, request.lead = (request.tail + char)[-TAIL_CHARS:], next_lead(request.lead, char)
+            text, done = request.ending.add(char)
             if request.ending.near and request.on_end is not None:  # the text may end here: keep this state
                 ending = request.ending  # ... and the one it would be cut back to, no other
                 request.near = {p: s for p, s in request.near.items() if p == ending.safe}
@@ -212,7 +220,6 @@ class Batch:
         index = torch.from_numpy(np.flatnonzero(going)).to(self.device)
         self.logits, self.h, self.c = self.logits[index], self.h[:, index], self.c[:, index]
         self.words = self.words[going]
-        self.layout.keep(going)
         self._set_rows([r for r, g in zip(self.rows, going.tolist(), strict=True) if g])
 
     def fail(self, joining: list[Request], exc: BaseException) -> None:
@@ -222,7 +229,6 @@ class Batch:
             self.finished(request)
         self._set_rows([])
         self.words = self.words[:0]
-        self.layout.keep(np.zeros(len(self.layout.spaces), dtype=bool))
 
     def _row_end(self, request: Request, row: int) -> RowEnd:
         """The row's final state for its `on_end`: the one that has read (nearly) all it kept."""
@@ -250,11 +256,12 @@ class Batch:
             return OFF
         return self.guide.start(request.context if request.context is not None else request.ids)
 
-    def _layout_start(self, request: Request) -> tuple:
-        """A newcomer's layout counters, from the end of what it read (a row read from nothing but white
-        space, an empty seed, may not write white space until it has written something else)."""
-        text = self.vocab.decode(request.context if request.context is not None else request.ids)
-        return self.layout.start(text, fresh=not text.strip())
+    def _layout_start(self, request: Request) -> None:
+        """A newcomer's place for the layout guard: the end of what it read, and what its story allows."""
+        text = self.vocab.decode((request.context if request.context is not None else request.ids)[-TAIL_CHARS:])
+        request.tail = text
+        if request.story is None:
+            request.story = StoryLayout.of(text)
 
     def _set_rows(self, rows: list[Request]) -> None:
         self.rows = rows

@@ -19,6 +19,7 @@ from functools import partial
 
 from engine.batch import Request, RowEnd, RowState
 from engine.endings import is_sentence_end
+from engine.layout import StoryLayout
 from engine.lexicon import SEED_WINDOW
 from engine.vocab import Vocab
 
@@ -118,6 +119,8 @@ class SentenceWriter:
         self._round: _Round | None = None
         self._primed: RowState | None = None  # the state the stream started writing from
         self._failed = False
+        self._story: StoryLayout | None = None  # what layout the story allows (engine/layout.py): from its start
+        self._lead: int | None = 0  # white space written before the first letter (None: a letter is written)
 
     def first_round(self) -> list[Request]:
         """The first sentence's candidates: they read the stream's own ids (from its start state)."""
@@ -133,7 +136,8 @@ class SentenceWriter:
         candidates = []
         for index in range(self.best_of):
             candidate = Request(list(ids), cap, stream.sampling, random.Random(stream.rng.getrandbits(64)), outbox,
-                                start=start, context=context, parent=stream, logprob=0.0)
+                                start=start, context=context, parent=stream, logprob=0.0, story=self._story,
+                                lead=self._lead)
             candidate.ending = SentenceEnding(cap)
             candidate.on_end = partial(self._collect, index)
             candidates.append(candidate)
@@ -160,6 +164,7 @@ class SentenceWriter:
         best, end_state = now.candidates[index], now.ends[index]
         if self._primed is None:
             self._primed = best.primed
+        self._story, self._lead = best.story, best.lead
         ending: SentenceEnding = best.ending
         sentence = "".join(ending.text[:ending.kept])
         separator = ending.text[ending.kept]

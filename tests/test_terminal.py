@@ -17,8 +17,9 @@ from prompt_toolkit.history import FileHistory
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
+from bot.describe import describe_model
 from bot.loader import ModelLoadError, ModelSlot
-from bot.repl import COMMANDS, Repl, describe_model
+from bot.repl import COMMANDS, Repl
 from bot.settings import Settings
 from bot.terminal import PROMPT, history_path, make_session, open_history, run_terminal
 

@@ -1,4 +1,5 @@
-"""Books to training text: read bytes, decode, strip the Project Gutenberg header and footer, normalise.
+"""Books to training text: read bytes, decode, strip the Project Gutenberg header and footer, normalise,
+and drop the printed layout (train/layout.py).
 
 Every problem with a book (missing, binary, empty, too short, download failed) is a `CorpusError`
 whose message is one line naming the book, for the CLI to print without a traceback.
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from engine.vocab import normalize_text
 from train.gutenberg import CorpusError, book_number, cache_path, resolve_source
+from train.layout import clean_layout
 
 __all__ = ["Book", "CorpusError", "decode_bytes", "read_book", "read_books", "resolve_source", "strip_gutenberg"]
 
@@ -118,7 +120,7 @@ def read_book(spec: str, lowercase: bool = True, min_chars: int = 1000, cache_di
     text = normalize_text(text, lowercase)
     body, stripped = strip_gutenberg(text)
     del text
-    body = body.strip()
+    body = clean_layout(body).strip()
     if stripped:
         notes.append(f"{name}: Project Gutenberg header/footer removed")
     if len(body) < min_chars:

@@ -1,7 +1,7 @@
 """`python -m train.library [--books DIR] [--out DIR] [OPTION ...]`: pretrain the library model.
 
 The recipe is the one the bundled library model was made with (chosen by a sweep of sizes and
-dropout, see README "The library model"). Books: the files listed in train/library.txt, read from
+dropout, see docs/library-model.md). Books: the files listed in train/library.txt, read from
 DIR (default ../shared/library when it exists) or else downloaded once each as gutenberg:N. Any
 other OPTION goes to `python -m train` and wins over the recipe (--minutes, --device, ...). Stop it
 at any time (Ctrl-C, or the machine going away after a checkpoint); `python -m train --resume --out

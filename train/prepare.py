@@ -25,7 +25,7 @@ from train.finetune import extend_vocab
 from train.gutenberg import resolve_source
 from train.lexicon import text_lexicon
 
-TOKENS_VERSION = 1
+TOKENS_VERSION = 2  # 2: the books' layout is cleaned out (train/layout.py)
 
 
 @dataclass

@@ -75,7 +75,7 @@ class TrainSettings:
 
 
 # Defaults that differ when a run starts from a base model (--from), measured on Alice and Through
-# the Looking-Glass fine-tuned from the bundled library model (see README, "Fine-tuning").
+# the Looking-Glass fine-tuned from the bundled library model (docs/measurements.md, the fine-tuning sweep).
 FINETUNE_DEFAULTS: dict[str, Any] = {
     "lr": 1e-3, "dropout": 0.15, "embed_dropout": 0.05, "weight_drop": 0.15, "warmup_steps": 50,
     "epochs": 4.0, "minutes": 0.0, "eval_every": 25,  # four passes over the book, however long they take

@@ -1,0 +1,84 @@
+"""bench/sense.py's parts that its figures stand on: the sentence splitter, the re-casing for the
+parser, the best-of adapter, and the link grammar judge itself (skipped where it is not installed)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+import sense  # noqa: E402
+from sense import Recaser, ends_sentence, figures, judge, judge_python, split_sentences  # noqa: E402
+
+JUDGE = judge_python()
+needs_judge = pytest.mark.skipif(JUDGE is None, reason="link grammar for Python is not installed "
+                                 "(Debian: apt-get install python3-link-grammar)")
+
+
+def texts(pieces) -> list[tuple[str, bool]]:
+    return [(p.text, p.terminated) for p in pieces]
+
+
+def test_sentences_end_at_marks_with_their_closing_quotes():
+    text = "“who are you?” said the caterpillar. she went on,\nslowly:  “no!” (so it was.) and then"
+    assert texts(split_sentences(text)) == [("“who are you?”", True), ("said the caterpillar.", True),
+                                            ("she went on, slowly: “no!”", True), ("(so it was.)", True),
+                                            ("and then", False)]
+
+
+def test_titles_do_not_end_a_sentence_and_a_blank_line_ends_a_piece():
+    text = "mr. dormouse and mrs. hare met st. george.\nchapter ii\n\nthe pool of tears. dr. who?"
+    assert texts(split_sentences(text)) == [("mr. dormouse and mrs. hare met st. george.", True),
+                                            ("chapter ii", False), ("the pool of tears.", True), ("dr. who?", True)]
+
+
+def test_offsets_point_into_the_text():
+    text = "a cat sat.  the end!”\n"
+    assert [text[p.start:p.end].strip() for p in split_sentences(text)] == ["a cat sat.", "the end!”"]
+
+
+def test_a_continuation_ends_at_a_sentence_end_with_closing_quotes_and_white_space_after():
+    assert ends_sentence("so it was.”\n") and ends_sentence("who?") and ends_sentence("(so.) ")
+    assert not ends_sentence("so it was") and not ends_sentence("so it was,”") and not ends_sentence("")
+
+
+def test_recasing_gives_the_books_capitals_and_drops_quotation_marks():
+    recase = Recaser("Alice said to the Queen, “I’m not.” The cat. The King’s cat saw Alice.")
+    assert recase("“i’m not,” said alice to the queen’s cat.") == "I'm not, said Alice to the Queen's cat."
+    assert recase("_very_ well, the cat said.") == "Very well, the cat said."
+
+
+def test_without_a_best_of_setting_only_plain_sampling_is_written(monkeypatch):
+    if sense.best_of_parameter() is None:
+        assert sense.make_generator("alice", 4) is None
+    calls = []
+
+    class WithBestOf:
+        def __init__(self, model=None, best_of=1):
+            calls.append(best_of)
+
+        def stream(self, seed="", length=400):
+            pass
+
+    monkeypatch.setattr(sense, "Generator", WithBestOf)
+    assert sense.best_of_parameter() == "init"
+    assert sense.make_generator("alice", 8).options == {} and calls == [8]
+
+
+@needs_judge
+def test_the_judge_links_whole_sentences_and_not_word_salad():
+    full, timeouts = judge(JUDGE, ["Alice said nothing.", "What do you know about this business?",
+                                   "Cat the of sat mat the on.", "the of and a to."])
+    assert full == [True, True, False, False] and timeouts == 0
+
+
+@needs_judge
+def test_figures_count_the_sentences_ended_after_the_seed():
+    recase = Recaser("Alice")
+    got = figures([" ran away. the of and a to the. then alice said nothing", " ran."], ["the cat", "the dog"],
+                  recase, JUDGE, endings=True)
+    assert got.judged == 2 and got.full_parse == 0.5  # "the cat ran away." (begun in the seed) and the salad
+    assert got.endings == 0.5 and got.sentence_words == pytest.approx((4 + 6 + 3) / 3)  # "the dog ran." too short
