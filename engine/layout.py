@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from engine.vocab import PARAGRAPH, Vocab
 
-__all__ = ["MAX_INDENT", "MAX_LEAD", "MAX_SPACES", "TAIL_CHARS", "LayoutGuard", "StoryLayout", "banned_chars", "is_blank",
-           "layout_rules", "next_lead", "story_start"]
+__all__ = ["MAX_INDENT", "MAX_LEAD", "MAX_SPACES", "TAIL_CHARS", "LayoutGuard", "StoryLayout", "banned_chars",
+           "is_blank", "layout_rules", "next_lead", "story_start"]
 
 MAX_SPACES = 24  # the longest run of spaces in the books' own prose
 MAX_INDENT = 8  # the deepest indentation of the books' verse
