@@ -85,6 +85,11 @@ class Ending:
             return self._end(self.safe or self.target)
         return self._send(self.safe), False
 
+    def finish(self, kept: int) -> str:
+        """End the text after its first `kept` characters (a sentence end the writer chose to stop
+        at, short of the target); returns the text still to send."""
+        return self._end(kept)[0]
+
     def _send(self, upto: int) -> str:
         if upto <= self.sent:
             return ""

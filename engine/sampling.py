@@ -31,7 +31,7 @@ class Sampling:
             raise ValueError(f"top_k must be 0 (off) or a positive count, not {self.top_k}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], not {self.top_p}")
-        if not 1 <= self.best_of <= MAX_BEST_OF:
+        if not (isinstance(self.best_of, int) and 1 <= self.best_of <= MAX_BEST_OF):
             raise ValueError(f"best_of must be a whole number from 1 to {MAX_BEST_OF}, not {self.best_of}")
         if self.words not in WORDS:
             raise ValueError(f"words must be {' or '.join(WORDS)}, not {self.words!r}")

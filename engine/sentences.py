@@ -118,6 +118,7 @@ class SentenceWriter:
         self._join, self._finished = join, finished
         self._round: _Round | None = None
         self._primed: RowState | None = None  # the state the stream started writing from
+        self._last_end: RowState | None = None  # the state after the last sentence kept
         self._failed = False
         self._story: StoryLayout | None = None  # what layout the story allows (engine/layout.py): from its start
         self._lead: int | None = 0  # white space written before the first letter (None: a letter is written)
@@ -162,6 +163,16 @@ class SentenceWriter:
         stream = self.stream
         index = max(range(len(now.candidates)), key=lambda i: self._score(now.candidates[i]))
         best, end_state = now.candidates[index], now.ends[index]
+        if not (best.ending.complete or stream.exact) and now.read > 0 and best.ending.cap < MAX_SENTENCE:
+            # no sentence ends within what the stream may still write: it ends at the last one
+            kept = now.read - 1  # before the separator the last sentence ended with
+            rest = stream.ending.finish(kept)
+            if stream.on_end is not None:
+                written = self.vocab.encode("".join(stream.ending.text[:kept]))
+                stream.on_end(RowEnd(self._last_end, written, 0, self._primed))
+            stream.outbox.put(rest, done=True)
+            self._finished(stream)
+            return
         if self._primed is None:
             self._primed = best.primed
         self._story, self._lead = best.story, best.lead
@@ -183,6 +194,7 @@ class SentenceWriter:
             self._finished(stream)
             return
         stream.outbox.put("".join(out))
+        self._last_end = end_state
         context = self.vocab.encode(self.history[-SEED_WINDOW - 1:])
         self._join(self._candidates(self.vocab.encode(separator), end_state, context, read=read + 1))
 
