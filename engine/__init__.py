@@ -16,7 +16,7 @@ _EXPORTS = {
     "save_model_folder": "engine.modelfolder", "recorded_bpc": "engine.modelfolder",
     "recorded_corpus": "engine.modelfolder", "recorded_base": "engine.modelfolder",
     "Sampling": "engine.sampling", "Conversation": "engine.conversation",
-    "Generator": "engine.generator", "GeneratorClosed": "engine.streams",
+    "Generator": "engine.generator", "GeneratorClosed": "engine.outbox",
 }
 __all__ = sorted(_EXPORTS)
 

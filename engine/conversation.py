@@ -19,7 +19,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from engine.batch import RowState
+from engine.state import RowState
 from engine.vocab import PARAGRAPH, Vocab
 
 PERSON, MODEL = "person", "model"

@@ -14,8 +14,9 @@ import torch
 
 from engine import Generator, Sampling
 from engine.generator import DEFAULT_MAX_SEED_CHARS, GeneratorClosed
-from engine.model import CharLSTM, FastStep, ModelConfig
+from engine.model import CharLSTM, ModelConfig
 from engine.modelfolder import BUNDLED_MODEL, LoadedModel, pick_device
+from engine.steps.fp32 import FastStep
 from engine.vocab import PARAGRAPH, UNKNOWN_CHAR
 
 LOOP_SEEDS = [
