@@ -40,11 +40,11 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_MAX_SEED_CHARS", "DEFAULT_STATE_CACHE_BYTES", "Generator", "GeneratorClosed"]
 
-# Seeds are read up to their last 400 characters: the bundled models' predictions after 400 characters
-# equal those after 2,000 (same bits/char to 0.0003, KL 0.0004 bits a character: bench/seed_horizon.py)
-# and reading is sequential, so a 2,000-character seed would wait five times as long for nothing.
+# Seeds are read up to their last 400 characters: further back, the bundled models' predictions no
+# longer change (bench/seed_horizon.py measures it), and reading is sequential, so a longer seed would
+# only wait longer for its first character.
 DEFAULT_MAX_SEED_CHARS = 400
-DEFAULT_STATE_CACHE_BYTES = 64 << 20  # about 7,500 states of the bundled model (8,844 bytes each)
+DEFAULT_STATE_CACHE_BYTES = 64 << 20  # thousands of the bundled model's states (see engine/conversation.py)
 
 
 class Generator:
@@ -173,8 +173,8 @@ class _Worker:
         self.closed = False
         # The worker loads the model and does every torch computation itself. Why: on CPU, a
         # second thread with an OpenMP team of its own (the caller's) makes libgomp throttle
-        # spinning, and every parallel region of the worker then pays a sleep/wake-up: measured,
-        # a 2,000-character prime takes 59 ms alone and 150-180 ms beside another team.
+        # spinning, and every parallel region of the worker then pays a sleep/wake-up (a long read
+        # took several times as long: docs/figures-from-the-code.md).
         failed: list[BaseException] = []
         ready = threading.Event()
         self.thread = threading.Thread(target=self._serve, args=(model, device, precision, ready, failed),

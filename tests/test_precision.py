@@ -108,7 +108,7 @@ def test_each_precision_keeps_bits_per_char_within_the_bound_on_real_text(loaded
     ids = np.array(loaded.vocab.encode(loaded.vocab.normalize(text)), dtype=np.int64)
     fp32 = score_ids(loaded.model, ids)
     if precision == "bf16" and unavailable("bf16", CPU):  # emulated: build it by hand, score the same way
-        from train.loop import evaluate
+        from train.scoring import evaluate
 
         with torch.inference_mode():
             reduced = evaluate(loaded.model, ids, CPU, False, Bf16Step(loaded.model).forward) / np.log(2)

@@ -52,7 +52,7 @@ def score_ids(model, ids, precision: str = "fp32", streams: int | None = None) -
     import torch
 
     from engine.steps.build import build_step
-    from train.loop import evaluate
+    from train.scoring import evaluate
 
     device = model.head.weight.device
     forward = build_step(model, precision).forward
