@@ -323,6 +323,24 @@ def test_fast_step_matches_the_model_step(loaded, batch, packed):
 
 
 @pytest.mark.parametrize("packed", [True, False])
+def test_fast_step_scores_whole_sequences_as_the_model_does(loaded, packed):
+    """`forward` is part of the Step protocol: train.eval scores fp32 through it as it scores int8."""
+    model = loaded.model
+    fast = FastStep(model)
+    if not packed:
+        fast.packs = {}
+    generator = torch.Generator().manual_seed(11)
+    seeds = torch.randint(1, model.config.vocab_size, (3, 40), generator=generator)
+    state = tuple(torch.randn(model.config.layers, 3, model.config.hidden, generator=generator) for _ in "hc")
+    with torch.inference_mode():
+        want, (want_h, want_c) = model(seeds, state)
+        got, (got_h, got_c) = fast.forward(seeds, state)
+    assert got.shape == want.shape == (3, 40, model.config.vocab_size)
+    for a, b in ((got, want), (got_h, want_h), (got_c, want_c)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("packed", [True, False])
 def test_seeds_arriving_together_are_primed_together_as_each_would_be_alone(loaded, packed):
     seeds = ["alice", "the queen said", "x", "alice", "a much longer seed than all the others"]
     with Generator(loaded) as own:
