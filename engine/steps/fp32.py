@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
@@ -26,6 +28,7 @@ class FastStep:
 
     def __init__(self, model: CharLSTM) -> None:
         self.model = model
+        self.flags = _layer_flags(model.config.hidden)
         # per batch-size hint, per layer: packed w_ih, packed w_hh, b_ih, b_hh (empty: no oneDNN)
         self.packs: dict[int, list[tuple[torch.Tensor, ...]]] = {}
         if _onednn_rnn_works(model):
@@ -66,13 +69,34 @@ class FastStep:
         hs, cs = [], []
         layers = self.packs[1 if ids.shape[0] == 1 else self.PACK_HINTS[-1]]  # one row, or many
         for i, layer in enumerate(layers):
-            x, h, c = _run_layer(x, state[0][i:i + 1].contiguous(), state[1][i:i + 1].contiguous(), *layer)
+            x, h, c = _run_layer(x, state[0][i:i + 1].contiguous(), state[1][i:i + 1].contiguous(), layer, self.flags)
             hs.append(h)
             cs.append(c)
         return x, (torch.cat(hs), torch.cat(cs))
 
 
 _LSTM_MODE = 2  # oneDNN's code for an LSTM cell (ideep::rnn_kind::LSTM)
+
+
+class _LayerFlags(NamedTuple):
+    """mkldnn_rnn_layer's arguments after the state, in its order. Passed positionally: the operator
+    takes keywords, but parsing them costs microseconds a call, and this runs every character."""
+
+    reverse: bool
+    batch_sizes: list[int]
+    mode: int
+    hidden_size: int
+    num_layers: int
+    has_biases: bool
+    bidirectional: bool
+    batch_first: bool
+    train: bool
+
+
+def _layer_flags(hidden: int) -> _LayerFlags:
+    """One forward, unidirectional LSTM layer with biases, for inference, time first."""
+    return _LayerFlags(reverse=False, batch_sizes=[], mode=_LSTM_MODE, hidden_size=hidden, num_layers=1,
+                       has_biases=True, bidirectional=False, batch_first=False, train=False)
 
 
 def _pack_layer(weight_ih: torch.Tensor, weight_hh: torch.Tensor, hidden: int,
@@ -84,14 +108,11 @@ def _pack_layer(weight_ih: torch.Tensor, weight_hh: torch.Tensor, hidden: int,
         input_size=input_shape)
 
 
-def _run_layer(x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, weight_ih: torch.Tensor,
-               weight_hh: torch.Tensor, bias_ih: torch.Tensor,
-               bias_hh: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One LSTM layer over x [time, batch, in] from state h, c [1, batch, hidden] -> outputs, h, c."""
-    out, h, c, _ = torch.ops.aten.mkldnn_rnn_layer(
-        x, weight_ih, weight_hh, bias_ih, bias_hh, h, c, reverse=False, batch_sizes=[], mode=_LSTM_MODE,
-        hidden_size=h.shape[-1], num_layers=1, has_biases=True, bidirectional=False, batch_first=False,
-        train=False)
+def _run_layer(x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, layer: tuple[torch.Tensor, ...],
+               flags: _LayerFlags) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One LSTM layer (packed w_ih, packed w_hh, b_ih, b_hh) over x [time, batch, in] from state h, c
+    [1, batch, hidden] -> outputs, h, c."""
+    out, h, c, _ = torch.ops.aten.mkldnn_rnn_layer(x, *layer, h, c, *flags)
     return out, h, c
 
 
@@ -108,7 +129,7 @@ def _onednn_rnn_works(model: CharLSTM) -> bool:
     try:
         with torch.no_grad():
             packed = _pack_layer(lstm.weight_ih_l0, lstm.weight_hh_l0, 4, [2, 1, 3])
-            out, *_ = _run_layer(x, zero, zero, *packed, lstm.bias_ih_l0, lstm.bias_hh_l0)
+            out, *_ = _run_layer(x, zero, zero, (*packed, lstm.bias_ih_l0, lstm.bias_hh_l0), _layer_flags(4))
             return bool(torch.allclose(out, lstm(x)[0], atol=1e-6))
     except (AttributeError, RuntimeError):
         return False

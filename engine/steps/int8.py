@@ -11,6 +11,7 @@ import torch
 from engine.model import CharLSTM, State
 from engine.steps.int8_weights import (
     PINNED,
+    REDUCE_RANGE,
     layer_weights,
     linear,
     narrow_index,
@@ -72,7 +73,7 @@ class Int8Step:
         inputs = [prepack(widen(w_in, hidden), widen_bias(bias, hidden)) for w_in, bias, _ in layers]
         self.cells = [torch.ops.quantized.make_quantized_cell_params_dynamic(
             w_ih=packed_in, w_hh=prepack(widen(w_rec, hidden), None), bias_ih=zeros, bias_hh=zeros,
-            reduce_range=True)  # 7-bit activations, as `linear`
+            reduce_range=REDUCE_RANGE)  # 7-bit activations, as `linear`
             for packed_in, (_, _, w_rec) in zip(inputs, layers, strict=True)]
         # Writing: the first layer's input product of every character, computed as reading computes it
         # (widened, then narrowed back to the model's own units)

@@ -92,7 +92,12 @@ def _per_channel_int8(weight: Int8Weight) -> torch.Tensor:
     return torch._make_per_channel_quantized_tensor(weight.values.contiguous(), weight.scales, zero_points, 0)
 
 
+REDUCE_RANGE = True  # activations quantised to 7 bits, not 8 (see `linear`)
+_LINEAR_DYNAMIC = torch.ops.quantized.linear_dynamic.default  # (X, W_prepack, reduce_range) -> Y
+
+
 def linear(x: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
-    """x @ weight.T (+ bias) with x quantised to 7 bits (reduce_range): on AVX2, fbgemm adds pairs of
-    8-bit products in 16 bits, which saturate with full 8-bit inputs."""
-    return torch.ops.quantized.linear_dynamic.default(x, packed, reduce_range=True)
+    """x @ weight.T (+ bias) with x quantised to 7 bits (REDUCE_RANGE): on AVX2, fbgemm adds pairs of
+    8-bit products in 16 bits, which saturate with full 8-bit inputs. The flag goes positionally: the
+    operator takes keywords, but parsing them costs microseconds a call, and this runs every character."""
+    return _LINEAR_DYNAMIC(x, packed, REDUCE_RANGE)
