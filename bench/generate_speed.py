@@ -1,6 +1,6 @@
 """How fast the engine writes, measured side by side in one run (python bench/generate_speed.py).
 
-Prints, for every generation precision this machine runs (fp32, int8, bf16: engine/precision.py),
+Prints, for every generation precision this machine runs (fp32, int8, bf16: engine/steps/),
 side by side, and which one `auto` chose: characters per second of one stream; the same model driven
 the tutorial's way (re-feeding a 100-character window per character, fp32) and the ratio; total
 throughput of 16 concurrent streams against one stream and the ratio; the delay from request to
@@ -33,8 +33,11 @@ sys.path.insert(0, str(ROOT))
 
 from engine import Conversation, Generator  # noqa: E402
 from engine.conversation import MODEL  # noqa: E402
-from engine.precision import PRECISIONS, step_times, unavailable, worker_threads  # noqa: E402
+from engine.precision import step_times  # noqa: E402
 from engine.sampling import Sampling, sample_next  # noqa: E402
+from engine.steps import PRECISIONS  # noqa: E402
+from engine.steps.build import unavailable  # noqa: E402
+from engine.threads import worker_threads  # noqa: E402
 
 SEED = "alice was beginning to get very tired of sitting by her sister on the bank"
 WINDOW = 100  # the tutorial's context: the last 100 characters, re-read for every new one

@@ -28,7 +28,7 @@ from engine.generator import Generator  # noqa: E402
 from engine.modelfolder import load_model_folder  # noqa: E402
 from train.corpus import read_book  # noqa: E402
 from train.data import encode_to_array, split_texts  # noqa: E402
-from train.loop import evaluate  # noqa: E402
+from train.scoring import evaluate  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 DICTIONARY = Path("/usr/share/dict/words")

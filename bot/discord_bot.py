@@ -23,7 +23,7 @@ from discord.gateway import DiscordWebSocket
 
 from bot.buttons import StoryButton
 from bot.cog import BUILTIN_COMMANDS, MAIN_MODEL, AliceCog, make_teller, model_command
-from bot.loader import close_generator
+from bot.loader import close_generator, generator_from_settings
 from bot.reply import NO_MENTIONS
 from bot.settings import Settings, SettingsError, add_setting_options, checked_for_discord, load_settings
 from bot.teller import Teller
@@ -83,9 +83,7 @@ class AliceBot(commands.Bot):
     async def setup_hook(self) -> None:
         for name, path in self.model_paths.items():
             try:  # loading reads weights from disk: a worker thread keeps the event loop free
-                self.generators[name] = await asyncio.to_thread(
-                    Generator, path, self.settings.device, self.settings.max_seed_chars,
-                    precision=self.settings.precision, state_cache_bytes=int(self.settings.state_cache_mb * 2**20))
+                self.generators[name] = await asyncio.to_thread(generator_from_settings, self.settings, path)
             except ModelFolderError as exc:
                 if name == MAIN_MODEL:
                     raise

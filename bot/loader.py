@@ -17,19 +17,27 @@ class ModelLoadError(Exception):
     """A model folder or device cannot be used; the message is one line for the user."""
 
 
+def generator_from_settings(settings: Settings, model: Path | str | None = None) -> Any:
+    """An `engine.Generator` for the model folder `model` (default: the settings' model, else the
+    bundled one), on the settings' device and precision, with their seed limit and state cache. The
+    engine's errors as they are (see open_generator for the terminal's one-line ones)."""
+    from engine.generator import Generator  # imports torch, ~1 s: why this is not called at start-up
+    from engine.modelfolder import BUNDLED_MODEL
+
+    path = model or settings.model
+    return Generator(Path(path).expanduser() if path else BUNDLED_MODEL, device=settings.device,
+                     max_seed_chars=settings.max_seed_chars, precision=settings.precision,
+                     state_cache_bytes=int(settings.state_cache_mb * 2**20))
+
+
 def open_generator(settings: Settings, model: str | None = None) -> Any:
     """An `engine.Generator` for `model` (default: the settings' model, else the bundled one).
     Raises ModelLoadError for a missing or corrupt folder or an unusable device."""
-    from engine.generator import Generator  # imports torch, ~1 s: why this is not called at start-up
-    from engine.modelfolder import BUNDLED_MODEL, ModelFolderError
+    from engine.modelfolder import ModelFolderError
 
-    path = model or settings.model
     device = settings.device
     try:
-        return Generator(Path(path).expanduser() if path else BUNDLED_MODEL, device=device,
-                         max_seed_chars=settings.max_seed_chars,
-                         precision=settings.precision,
-                         state_cache_bytes=int(settings.state_cache_mb * 2**20))
+        return generator_from_settings(settings, model)
     except (ModelFolderError, ValueError) as exc:  # ValueError: a CUDA device with no GPU, a precision it lacks
         raise ModelLoadError(str(exc)) from None
     except (RuntimeError, AssertionError) as exc:  # torch's way of saying "no such device"

@@ -15,6 +15,8 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from engine.steps import CHOICES as PRECISIONS  # auto and the precisions (no torch: cheap to import)
+
 
 class SettingsError(ValueError):
     """A setting has a value that cannot be used. The message names the variable; `rule` says what the
@@ -38,7 +40,7 @@ class Settings:
                                "folder of model folders; each becomes its own Discord command (!holmes ...)")
     device: str = _setting("auto", "ALICE_DEVICE", "where generation runs: auto (cuda if present), cpu, cuda")
     precision: str = _setting("auto", "ALICE_PRECISION", "weights generation runs in: auto (the fastest here "
-                              "whose measured cost is <= 0.01 bits/char), fp32, bf16, int8")
+                              "whose measured cost is <= 0.01 bits/char), " + ", ".join(PRECISIONS[1:]))
     length: int = _setting(400, "ALICE_LENGTH", "characters generated per request by default")
     max_length: int = _setting(1500, "ALICE_MAX_LENGTH",
                                "largest length a Discord user may ask for (the terminal has no cap)")
@@ -154,7 +156,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {  # setting: (test of a 
     "guild_concurrency": (lambda v: v > 0, "must be positive"),
     "device": (lambda v: v in ("auto", "cpu", "cuda") or v.startswith("cuda:"), "must be auto, cpu or cuda"),
     "words": (lambda v: v in ("lexicon", "free"), "must be lexicon or free"),
-    "precision": (lambda v: v in ("auto", "fp32", "bf16", "int8"), "must be auto, fp32, bf16 or int8"),
+    "precision": (lambda v: v in PRECISIONS, f"must be {', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}"),
 }
 
 

@@ -19,22 +19,14 @@ import torch
 from engine.endings import Ending
 from engine.layout import TAIL_CHARS, LayoutGuard, StoryLayout, next_lead
 from engine.lexicon import OFF, WordGuide
-from engine.precision import Step
+from engine.model import State
+from engine.outbox import Outbox
 from engine.sampling import RowSettings, Sampling, choose
-from engine.streams import Outbox
+from engine.state import RowState
+from engine.steps import Step
 from engine.vocab import Vocab
 
 WAKE_INTERVAL = 0.02  # seconds: readers that keep up are woken together, at most 50 times a second
-
-
-@dataclass
-class RowState:
-    """One row's LSTM state: h and c [layers, hidden], and the logits of the next character
-    ([vocab]; None when the state has not yet read the last character written)."""
-
-    h: torch.Tensor
-    c: torch.Tensor
-    logits: torch.Tensor | None = None
 
 
 @dataclass
@@ -95,7 +87,8 @@ class Batch:
         self.last_tick = -WAKE_INTERVAL  # when the readers were last woken
         self.settings = RowSettings([])
         self.scored = False  # some row wants the log-probabilities of what it writes
-        self.logits = self.h = self.c = None
+        self.logits: torch.Tensor | None = None  # each row's logits of its next character [rows, vocab]
+        self.state: State | None = None  # (h, c) [layers, rows, hidden] as the step returned it (see engine/steps)
         self.guide = guide  # the model's lexicon as tables (None: every row writes freely)
         self.words = np.zeros(0, dtype=np.int32)  # each row's place in the guide (OFF: a free row)
         self.layout = LayoutGuard(vocab)  # what each row may not write next, to stay prose (engine/layout.py)
@@ -108,14 +101,14 @@ class Batch:
             return
         reading = [r for r in requests if r.ids]
         ready = [r for r in requests if not r.ids]
-        parts = [(self.logits, self.h, self.c)] if self.rows else []
+        parts = [(self.logits, *self.state)] if self.rows else []
         if reading:
             parts.append(self._prime_once(reading))
         if ready:
             parts.append((torch.stack([r.start.logits for r in ready]), torch.stack([r.start.h for r in ready], 1),
                           torch.stack([r.start.c for r in ready], 1)))
         self.logits = torch.cat([p[0] for p in parts])
-        self.h, self.c = torch.cat([p[1] for p in parts], 1), torch.cat([p[2] for p in parts], 1)
+        self.state = torch.cat([p[1] for p in parts], 1), torch.cat([p[2] for p in parts], 1)
         self.words = np.concatenate([self.words, [self._word_start(r) for r in reading + ready]]).astype(np.int32)
         for request in reading + ready:
             self._layout_start(request)
@@ -128,8 +121,7 @@ class Batch:
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Read every seed (from its start state, else from an empty one) in one batched pass per
         distinct seed length: all rows read together up to the shortest seed's end, those ending there
-        leave, the rest carry on with their state. Measured: 16 seeds of 76 characters take 11 ms
-        together, 39 ms one by one."""
+        leave, the rest carry on with their state (one pass serves many seeds: a read is sequential)."""
         order = sorted(range(len(seeds)), key=lambda i: -len(seeds[i]))  # longest first: leavers are last
         logits: list[torch.Tensor | None] = [None] * len(seeds)
         h: list[torch.Tensor | None] = [None] * len(seeds)
@@ -211,14 +203,15 @@ class Batch:
             next_ids = next_ids[torch.from_numpy(going).to(self.device)]
             self.keep(going)
         if self.rows:
-            self.logits, (self.h, self.c) = self.model_step(next_ids, (self.h, self.c))
+            self.logits, self.state = self.model_step(next_ids, self.state)  # handed back whole: see Step
 
     def keep(self, going: np.ndarray) -> None:
         """Keep the rows marked True, drop the others."""
         if going.all():
             return
         index = torch.from_numpy(np.flatnonzero(going)).to(self.device)
-        self.logits, self.h, self.c = self.logits[index], self.h[:, index], self.c[:, index]
+        h, c = self.state
+        self.logits, self.state = self.logits[index], (h[:, index], c[:, index])
         self.words = self.words[going]
         self._set_rows([r for r, g in zip(self.rows, going.tolist(), strict=True) if g])
 
@@ -238,7 +231,8 @@ class Batch:
         if kept == ending.written - 1:  # it stopped before a character it drew: the logits are those of what follows
             state, unread = self._row_state(row), 0
         elif kept == ending.written:  # its last character is drawn, not read
-            state, unread = RowState(self.h[:, row].clone(), self.c[:, row].clone()), 1
+            h, c = self.state
+            state, unread = RowState(h[:, row].clone(), c[:, row].clone()), 1
         elif kept in request.near:  # a blank line, or cut back: a word end whose state was kept
             state, unread = request.near[kept], 0
         else:  # cut back further: from where it started, all it kept is still to read
@@ -247,7 +241,8 @@ class Batch:
 
     def _row_state(self, row: int) -> RowState:
         """A copy of one row's state and logits (a view would keep the whole batch's tensors alive)."""
-        return RowState(self.h[:, row].clone(), self.c[:, row].clone(), self.logits[row].clone())
+        h, c = self.state
+        return RowState(h[:, row].clone(), c[:, row].clone(), self.logits[row].clone())
 
     def _word_start(self, request: Request) -> int:
         """Where a newcomer's text stands in the word guide (OFF for rows not kept to the lexicon, or

@@ -7,9 +7,9 @@ a turn finds the state that turn ended in and reads only what was added since. A
 re-read from the transcript; for a transcript within the seed limit that is the same text read
 from an empty state, so the model writes the same (up to float rounding).
 
-Cost: a state is h and c (layers x hidden floats each) plus the logits (vocab floats), e.g.
-8,844 bytes for the bundled 2 x 512 model with 163 characters; each turn stores two (where it
-started writing, for /retry and Again, and where it ended).
+Cost: a state is h and c (layers x hidden floats each) plus the logits (vocab floats;
+bench/generate_speed.py prints the bytes for a model); each turn stores two (where it started
+writing, for /retry and Again, and where it ended).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from engine.batch import RowState
+from engine.state import RowState
 from engine.vocab import PARAGRAPH, Vocab
 
 PERSON, MODEL = "person", "model"

@@ -19,6 +19,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -27,20 +28,24 @@ from engine.conversation import Conversation, Snapshot, StateCache, plan, state_
 from engine.lexicon import SEED_WINDOW
 from engine.model import flush_denormals
 from engine.modelfolder import LoadedModel, load_model_folder
-from engine.precision import Choice, check_choice, worker_threads
-from engine.precision import choose as choose_precision
-from engine.sampling import Sampling
+from engine.options import DEFAULT_LENGTH, Options, StreamOptions
+from engine.outbox import GeneratorClosed, Outbox
+from engine.precision import Choice, check_choice, choose_precision
 from engine.sentences import SentenceWriter
-from engine.streams import AsyncStream, GeneratorClosed, Outbox, SyncStream
+from engine.streams import AsyncStream, SyncStream
+from engine.threads import worker_threads
 from engine.vocab import PARAGRAPH
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["DEFAULT_MAX_SEED_CHARS", "DEFAULT_STATE_CACHE_BYTES", "Generator", "GeneratorClosed"]
 
-# Seeds are read up to their last 400 characters: the bundled models' predictions after 400 characters
-# equal those after 2,000 (same bits/char to 0.0003, KL 0.0004 bits a character: bench/seed_horizon.py)
-# and reading is sequential, so a 2,000-character seed would wait five times as long for nothing.
+# Seeds are read up to their last 400 characters: further back, the bundled models' predictions no
+# longer change (bench/seed_horizon.py measures it), and reading is sequential, so a longer seed would
+# only wait longer for its first character.
 DEFAULT_MAX_SEED_CHARS = 400
-DEFAULT_STATE_CACHE_BYTES = 64 << 20  # about 7,500 states of the bundled model (8,844 bytes each)
+DEFAULT_STATE_CACHE_BYTES = 64 << 20  # thousands of the bundled model's states (see engine/conversation.py)
 
 
 class Generator:
@@ -55,7 +60,7 @@ class Generator:
             raise ValueError(f"max_seed_chars must be at least 1, not {max_seed_chars}")
         self.max_seed_chars = max_seed_chars
         self.states = StateCache(state_cache_bytes)  # conversations' recent states
-        # the worker sets its own torch threads (engine/precision.py worker_threads); PyTorch gives a
+        # the worker sets its own torch threads (engine/threads.py); PyTorch gives a
         # thread that first runs torch the last count set anywhere, so the caller's is fixed first
         torch.get_num_threads()
         self._worker = _Worker(model, device, check_choice(precision))
@@ -71,29 +76,25 @@ class Generator:
         text = self.loaded.vocab.normalize(seed)[-self.max_seed_chars:]
         return text or PARAGRAPH
 
-    def stream(self, seed: str | Conversation = "", length: int = 400, temperature: float | None = None,
-               top_k: int | None = None, top_p: float | None = None, rng_seed: int | None = None,
-               sampling: Sampling | None = None, exact: bool = True, words: str | None = None) -> Iterator[str]:
+    def stream(self, seed: str | Conversation = "", length: int = DEFAULT_LENGTH,
+               **options: Unpack[Options]) -> Iterator[str]:
         """Iterator of text chunks continuing `seed` (text, or a Conversation's transcript): `length`
         characters, or with `exact=False` about that many, ending naturally (engine/endings.py). A
-        chunk is what was ready when asked for. Stop early with `.close()` (or `break`). `words`:
-        "lexicon" keeps every word to the model's lexicon, "free" lets it spell anything (see Sampling)."""
-        return SyncStream(self, self._request(seed, length, temperature, top_k, top_p, rng_seed, sampling, exact,
-                                              words))
+        chunk is what was ready when asked for. Stop early with `.close()` (or `break`). Options:
+        `sampling` and any of its fields (temperature, top_k, top_p, words: "lexicon" keeps every
+        word to the model's lexicon, "free" lets it spell anything), `rng_seed`, `exact`."""
+        return SyncStream(self._request(seed, StreamOptions.of(length, **options)), self._worker.leave)
 
-    def astream(self, seed: str | Conversation = "", length: int = 400, temperature: float | None = None,
-                top_k: int | None = None, top_p: float | None = None, rng_seed: int | None = None,
-                sampling: Sampling | None = None, exact: bool = True, words: str | None = None) -> AsyncIterator[str]:
+    def astream(self, seed: str | Conversation = "", length: int = DEFAULT_LENGTH,
+                **options: Unpack[Options]) -> AsyncIterator[str]:
         """`stream` for `async for`; never blocks the event loop. Cancelling the reading task, or
         dropping the iterator, frees the stream's slot at once."""
-        return AsyncStream(self, self._request(seed, length, temperature, top_k, top_p, rng_seed, sampling, exact,
-                                               words))
+        return AsyncStream(self._request(seed, StreamOptions.of(length, **options)), self._worker.leave)
 
-    def generate(self, seed: str | Conversation = "", length: int = 400, temperature: float | None = None,
-                 top_k: int | None = None, top_p: float | None = None, rng_seed: int | None = None,
-                 sampling: Sampling | None = None, exact: bool = True, words: str | None = None) -> str:
+    def generate(self, seed: str | Conversation = "", length: int = DEFAULT_LENGTH,
+                 **options: Unpack[Options]) -> str:
         """The whole continuation as one string."""
-        return "".join(self.stream(seed, length, temperature, top_k, top_p, rng_seed, sampling, exact, words))
+        return "".join(self.stream(seed, length, **options))
 
     @property
     def active_streams(self) -> int:
@@ -123,13 +124,10 @@ class Generator:
 
     # ----- readers' side -----------------------------------------------------------------------
 
-    def _request(self, seed: str | Conversation, length: int, temperature: float | None, top_k: int | None,
-                 top_p: float | None, rng_seed: int | None, sampling: Sampling | None, exact: bool,
-                 words: str | None = None) -> Callable:
-        """Check the arguments now (errors belong to the caller); the slot is taken on first read."""
-        if length < 0:
-            raise ValueError(f"length must be 0 or more, not {length}")
-        settings = _resolve(sampling, temperature, top_k, top_p, words)
+    def _request(self, seed: str | Conversation, options: StreamOptions) -> Callable[[Callable[[], None]], Request]:
+        """Read the seed now (errors belong to the caller); the slot is taken on first read, by the
+        returned `start` (given the reader's wake-up). It closes over this Generator, so a stream
+        keeps its Generator going."""
         if isinstance(seed, Conversation):
             conversation = Conversation(list(seed.turns))  # as it is now: the caller may go on adding turns
         else:
@@ -137,15 +135,17 @@ class Generator:
             ids = self.loaded.vocab.encode(seed_text)
 
         def start(wake: Callable[[], None]) -> Request:
-            request = Request([], length, settings, random.Random(rng_seed), Outbox(wake), exact)
+            request = Request([], options.length, options.sampling, random.Random(options.rng_seed), Outbox(wake),
+                              options.exact)
             if isinstance(seed, Conversation):  # looked up now, at the first read: the last turn has ended
                 text = self._continue(conversation, request)
             else:
                 request.ids, text = ids, seed_text
-            if settings.best_of == 1:
+            best_of = options.sampling.best_of
+            if best_of == 1:
                 self._worker.join(request, [request])
             else:
-                writer = SentenceWriter(request, settings.best_of, self.loaded.vocab, text, self._worker.enqueue,
+                writer = SentenceWriter(request, best_of, self.loaded.vocab, text, self._worker.enqueue,
                                         self._worker.finished)
                 self._worker.join(request, writer.first_round())
             return request
@@ -166,10 +166,6 @@ class Generator:
         request.on_end = on_end
         return how.text
 
-    def _leave(self, request: Request) -> None:
-        """A reader is done with its stream: free the slot now (the worker skips the row from its next step)."""
-        self._worker.leave(request)
-
 
 class _Worker:
     """The worker thread and what it shares with the readers. Kept apart from the Generator so that the
@@ -186,8 +182,8 @@ class _Worker:
         self.closed = False
         # The worker loads the model and does every torch computation itself. Why: on CPU, a
         # second thread with an OpenMP team of its own (the caller's) makes libgomp throttle
-        # spinning, and every parallel region of the worker then pays a sleep/wake-up: measured,
-        # a 2,000-character prime takes 59 ms alone and 150-180 ms beside another team.
+        # spinning, and every parallel region of the worker then pays a sleep/wake-up (a long read
+        # took several times as long: docs/figures-from-the-code.md).
         failed: list[BaseException] = []
         ready = threading.Event()
         self.thread = threading.Thread(target=self._serve, args=(model, device, precision, ready, failed),
@@ -320,15 +316,3 @@ def _close_all() -> None:
         workers = list(_workers)
     for worker in workers:
         worker.close()
-
-
-def _resolve(sampling: Sampling | None, temperature: float | None, top_k: int | None,
-             top_p: float | None, words: str | None = None) -> Sampling:
-    base = sampling or Sampling()
-    return Sampling(
-        temperature=base.temperature if temperature is None else temperature,
-        top_k=base.top_k if top_k is None else top_k,
-        top_p=base.top_p if top_p is None else top_p,
-        words=base.words if words is None else words,
-        best_of=base.best_of,
-    )

@@ -1,4 +1,4 @@
-"""The reading side of a stream: an outbox the worker fills, and sync / asyncio readers of it.
+"""The reading side of a stream: sync and asyncio readers of the outbox the worker fills.
 
 A reader holds one slot in the Generator's batch; closing it, breaking out of the loop, Ctrl-C or
 cancelling the task frees that slot at once.
@@ -10,70 +10,22 @@ import asyncio
 import contextlib
 import threading
 import weakref
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.batch import Request
-    from engine.generator import Generator
-
-
-class GeneratorClosed(RuntimeError):
-    """The Generator was closed while (or before) this stream was generating."""
-
-
-class Outbox:
-    """Text made for one reader, waiting to be read. The worker appends without a lock (deque appends
-    and pops are atomic in CPython) and wakes the reader at most once per read; between its wake-up
-    ticks (engine.batch.WAKE_INTERVAL) it holds wake-ups back, so a reader that keeps up gets a chunk every few
-    milliseconds, not a thread switch per character (those would cost the worker more than the model)."""
-
-    def __init__(self, wake: Callable[[], None]) -> None:
-        self._chars: deque[str] = deque()
-        self._done = False
-        self._error: BaseException | None = None
-        self._signalled = False  # a wake-up is on its way and the reader has not taken since
-        self._woken = False  # the reader was woken at least once (its first text is never held back)
-        self._wake = wake
-
-    def put(self, text: str = "", done: bool = False, error: BaseException | None = None,
-            hold: bool = False) -> None:
-        """Add text (and/or the end). `hold` holds back the wake-up unless it brings the first text
-        or the end: the worker's next tick sends it."""
-        if text:
-            self._chars.append(text)
-        if error is not None and self._error is None:
-            self._error = error
-        if done or error is not None:
-            self._done = True  # after the text and the error: a reader that sees it has all of them
-        if self._signalled or (hold and self._woken and not self._done):
-            return
-        self._signalled = self._woken = True
-        self._wake()
-
-    def take(self) -> tuple[str, bool]:
-        """Everything ready so far, and whether the stream has ended; raises the worker's error."""
-        self._signalled = False  # first: a put from now on wakes the reader again
-        done = self._done  # before draining: all text put before the end is drained below
-        chars = self._chars
-        text = "".join([chars.popleft() for _ in range(len(chars))])
-        error = self._error
-        if text or not done or error is None:
-            return text, done
-        if isinstance(error, GeneratorClosed):
-            raise GeneratorClosed(str(error))
-        raise RuntimeError(f"generation failed: {error!r}") from error
+    from engine.batch import Request  # the slot a reader holds: data, no calls back up
 
 
 class _Reader:
-    """What both readers share: the slot they hold, taking what is ready, and freeing the slot."""
+    """What both readers share: the slot they hold, taking what is ready, and freeing the slot.
+    `start(wake)` takes the slot at the first read; `leave(request)` frees it."""
 
     _event: threading.Event | asyncio.Event  # set by the worker's wake-up
 
-    def __init__(self, generator: Generator, start: Callable) -> None:
-        self._generator, self._start = generator, start
+    def __init__(self, start: Callable[[Callable[[], None]], Request], leave: Callable[[Request], None]) -> None:
+        self._start, self._leave = start, leave
         self._request: Request | None = None
         self._closed = False
 
@@ -86,7 +38,7 @@ class _Reader:
     def close(self) -> None:
         self._closed = True
         if self._request is not None:
-            self._generator._leave(self._request)
+            self._leave(self._request)
 
     def __del__(self) -> None:
         self.close()
@@ -95,8 +47,8 @@ class _Reader:
 class SyncStream(_Reader, Iterator[str]):
     """A blocking reader of one stream."""
 
-    def __init__(self, generator: Generator, start: Callable) -> None:
-        super().__init__(generator, start)
+    def __init__(self, start: Callable[[Callable[[], None]], Request], leave: Callable[[Request], None]) -> None:
+        super().__init__(start, leave)
         self._event = threading.Event()
 
     def __next__(self) -> str:

@@ -3,9 +3,9 @@
 Nodes are prefixes; node 0 is the empty one. `children[node, code]` is the node one character
 further (-1: none), `flags[node]` what the caller marked at the words' ends. Minimising merges
 nodes with the same flags and the same continuations (shared word endings: "-ing", "-ness"),
-which shrinks an English word list's trie about five times while every walk stays the same.
-Measured on the bundled lexicon (28,703 words): 0.5 s for a dict-of-dicts trie and its
-minimisation in Python, a tenth of that here.
+which shrinks an English word list's trie several times while every walk stays the same. Built
+with numpy over whole levels of the trie, not a Python loop per character, so a lexicon loads in a
+fraction of the time a dict-of-dicts trie would take (docs/figures-from-the-code.md).
 """
 
 from __future__ import annotations

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from engine import Conversation, Generator
-from engine.batch import RowState
 from engine.conversation import MODEL, PERSON, Snapshot, StateCache, state_key
 from engine.modelfolder import LoadedModel
-from engine.precision import unavailable
+from engine.state import RowState
+from engine.steps.build import unavailable
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 

@@ -14,8 +14,9 @@ import torch
 
 from engine import Generator, Sampling
 from engine.generator import DEFAULT_MAX_SEED_CHARS, GeneratorClosed
-from engine.model import CharLSTM, FastStep, ModelConfig
+from engine.model import CharLSTM, ModelConfig
 from engine.modelfolder import BUNDLED_MODEL, LoadedModel, pick_device
+from engine.steps.fp32 import FastStep
 from engine.vocab import PARAGRAPH, UNKNOWN_CHAR
 
 LOOP_SEEDS = [
@@ -319,6 +320,24 @@ def test_fast_step_matches_the_model_step(loaded, batch, packed):
     for got, want in ((fast_logits, logits), (fast_h, h), (fast_c, c), (fast_read_logits, read_logits[:, -1]),
                       (fast_read_h, read_h), (fast_read_c, read_c)):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("packed", [True, False])
+def test_fast_step_scores_whole_sequences_as_the_model_does(loaded, packed):
+    """`forward` is part of the Step protocol: train.eval scores fp32 through it as it scores int8."""
+    model = loaded.model
+    fast = FastStep(model)
+    if not packed:
+        fast.packs = {}
+    generator = torch.Generator().manual_seed(11)
+    seeds = torch.randint(1, model.config.vocab_size, (3, 40), generator=generator)
+    state = tuple(torch.randn(model.config.layers, 3, model.config.hidden, generator=generator) for _ in "hc")
+    with torch.inference_mode():
+        want, (want_h, want_c) = model(seeds, state)
+        got, (got_h, got_c) = fast.forward(seeds, state)
+    assert got.shape == want.shape == (3, 40, model.config.vocab_size)
+    for a, b in ((got, want), (got_h, want_h), (got_c, want_c)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("packed", [True, False])

@@ -1,4 +1,4 @@
-"""Generation precision (engine/precision.py): each precision against fp32 on a small real model and
+"""Generation precision (engine/precision.py, engine/steps/): each precision against fp32 on a small real model and
 on the bundled one, auto's choice, clear errors, and continuous batching per precision."""
 
 from __future__ import annotations
@@ -17,17 +17,12 @@ import torch
 from engine import Generator
 from engine.model import CharLSTM, ModelConfig
 from engine.modelfolder import load_model_folder, save_model_folder
-from engine.precision import (
-    PIPELINE_MIN,
-    QUALITY_BOUND,
-    Bf16Step,
-    PrecisionError,
-    build_step,
-    choose,
-    recorded_costs,
-    unavailable,
-)
+from engine.precision import QUALITY_BOUND, choose_precision, recorded_costs
 from engine.sampling import Sampling
+from engine.steps import PrecisionError
+from engine.steps.bf16 import Bf16Step
+from engine.steps.build import build_step, unavailable
+from engine.steps.int8 import PIPELINE_MIN
 from engine.vocab import Vocab
 from train.eval import score_ids
 
@@ -113,7 +108,7 @@ def test_each_precision_keeps_bits_per_char_within_the_bound_on_real_text(loaded
     ids = np.array(loaded.vocab.encode(loaded.vocab.normalize(text)), dtype=np.int64)
     fp32 = score_ids(loaded.model, ids)
     if precision == "bf16" and unavailable("bf16", CPU):  # emulated: build it by hand, score the same way
-        from train.loop import evaluate
+        from train.scoring import evaluate
 
         with torch.inference_mode():
             reduced = evaluate(loaded.model, ids, CPU, False, Bf16Step(loaded.model).forward) / np.log(2)
@@ -213,13 +208,13 @@ def test_auto_offers_only_precisions_measured_within_the_bound(small, tmp_path):
     if unavailable("int8", CPU):
         pytest.skip(f"int8: {unavailable('int8', CPU)}")
     model = load_model_folder(small).model
-    unmeasured = choose(model, "auto", {})[1]
+    unmeasured = choose_precision(model, "auto", {})[1]
     assert "int8: its cost is not measured" in unmeasured.reason and unmeasured.precision == "fp32"
     too_costly = {"int8": {"book": {"cost": 0.02}, "other": {"cost": 0.001}}}
-    costly = choose(model, "auto", {"metrics": {"precision": too_costly}})[1]
+    costly = choose_precision(model, "auto", {"metrics": {"precision": too_costly}})[1]
     assert costly.precision == "fp32" and "int8: costs +0.0200" in costly.reason
     cheap = {"int8": {"book": {"cost": 0.003}}}
-    chosen = choose(model, "auto", {"metrics": {"precision": cheap}})[1]
+    chosen = choose_precision(model, "auto", {"metrics": {"precision": cheap}})[1]
     assert "measured at load" in chosen.reason and "int8" in chosen.reason  # both were timed
     assert chosen.precision in ("fp32", "int8")
     with Generator(with_costs(small, tmp_path, cheap)) as gen:

@@ -9,7 +9,8 @@ import threading
 
 import pytest
 
-from engine.streams import GeneratorClosed, Outbox, _waker
+from engine.outbox import GeneratorClosed, Outbox
+from engine.streams import _waker
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ import torch
 from safetensors.torch import load_file
 
 from engine.modelfolder import BUNDLED_MODEL, load_model_folder
-from engine.precision import QUALITY_BOUND, unavailable
+from engine.precision import QUALITY_BOUND
+from engine.steps.build import unavailable
 from train.__main__ import main as train_main
 from train.data import StreamBatcher
 from train.loop import LN2

@@ -135,12 +135,12 @@ def stopped_message(trainer: Trainer) -> str:
     """The last line after Ctrl-C: names the model only when one was exported."""
     from train.loop import LN2
 
-    st, out = trainer.state, trainer.s.out
+    state, out = trainer.state, trainer.settings.out
     if trainer.has_model():
-        saved = f"best model ({st.best_val_loss / LN2:.4f} bits/char) is in {out}"
+        saved = f"best model ({state.best_val_loss / LN2:.4f} bits/char) is in {out}"
     else:
         saved = f"no model was exported, only the checkpoint is in {out}"
-    return f"stopped at step {st.step}: {saved}; continue with: python -m train --resume --out {out}"
+    return f"stopped at step {state.step}: {saved}; continue with: python -m train --resume --out {out}"
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 The text is cleaned exactly as training text is (decoding, Gutenberg header/footer, case);
 characters the model never saw are scored through its unknown-character policy, never a crash.
-With `--precision P` the model is also scored in generation precision P (see engine/precision.py)
+With `--precision P` the model is also scored in generation precision P (see engine/steps/)
 beside fp32, and the difference is its cost; `--record` stores it, which is what lets `auto` use P.
 """
 
@@ -42,20 +42,20 @@ def read_for_scoring(model_dir: Path, spec: str, device: str = "cpu") -> tuple[L
 
 
 # A precision's comparison with fp32 reads the text as many parallel rows, both precisions the same
-# way, so each sequential step serves 64 rows: `python -m train.eval alice lookingglass.txt
-# --precision int8` takes 40 s in all on a 2-vCPU Zen 3.
+# way, so each sequential step serves 64 rows (an LSTM's steps are sequential: rows are what a CPU
+# can do side by side).
 COMPARE_STREAMS = 64
 
 
 def score_ids(model, ids, precision: str = "fp32", streams: int | None = None) -> float:
-    """Bits per character of `model` on token ids, run in `precision` (fp32 is the model itself)."""
+    """Bits per character of `model` on token ids, run by its step in `precision` (engine/steps/)."""
     import torch
 
-    from engine.precision import build_step
-    from train.loop import evaluate
+    from engine.steps.build import build_step
+    from train.scoring import evaluate
 
     device = model.head.weight.device
-    forward = None if precision == "fp32" else build_step(model, precision).forward
+    forward = build_step(model, precision).forward
     streams = min(streams, max(1, (len(ids) - 1) // 256)) if streams else None  # rows of 256+ characters
     with torch.inference_mode():
         return evaluate(model, ids, device, amp=False, forward=forward, streams=streams) / math.log(2)
@@ -100,7 +100,9 @@ def measure_precisions(model_dir: Path, ids, say) -> None:
     import numpy as np
 
     from engine.modelfolder import load_model_folder
-    from engine.precision import PRECISIONS, QUALITY_BOUND, unavailable
+    from engine.precision import QUALITY_BOUND
+    from engine.steps import PRECISIONS
+    from engine.steps.build import unavailable
 
     loaded = load_model_folder(model_dir, "auto")
     reduced = [p for p in PRECISIONS[1:] if unavailable(p, loaded.device) is None]
@@ -120,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model_dir", type=Path, help="model folder (model.safetensors, vocab.json, config.json)")
     parser.add_argument("file", help="text file or gutenberg:N to score")
     parser.add_argument("--device", default="auto", help="auto (cuda if present), cpu, cuda")
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "int8"),
+    from engine.steps import PRECISIONS
+
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
                         help="also score the model in this generation precision and print its cost against fp32")
     parser.add_argument("--record", action="store_true",
                         help="also store the score in the model's config.json (metrics.eval; with "

@@ -4,31 +4,27 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import shlex
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
 from engine.model import CharLSTM, ModelConfig, flush_denormals
 from engine.modelfolder import pick_device, save_model_folder
-from engine.sampling import Sampling, sample_next
-from engine.vocab import PARAGRAPH, Vocab
 from train.checkpoint import CHECKPOINT, CheckpointError, TrainState, load_checkpoint, save_checkpoint
-from train.data import StreamBatcher, validation_batches
+from train.data import StreamBatcher
 from train.distributed import Distributed, any_rank
 from train.finetune import Base, init_from_base
 from train.history import HISTORY, LN2, write_history
 from train.prepare import PreparedCorpus, prepare_corpus
+from train.scoring import evaluate, sample_text
 from train.settings import TrainSettings
 
 TIME_BAR = "{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]"  # a --minutes budget
@@ -38,50 +34,13 @@ class TrainingError(Exception):
     """A run cannot start or continue; the message is one line for the user."""
 
 
-def lr_at(s: TrainSettings, step: int, progress: float) -> float:
+def lr_at(settings: TrainSettings, step: int, progress: float) -> float:
     """Linear warm-up, then cosine from --lr down to --min-lr-frac of it over the run's progress."""
-    warm = min(1.0, (step + 1) / max(1, s.warmup_steps))
+    warm = min(1.0, (step + 1) / max(1, settings.warmup_steps))
     if progress <= 0:
-        return s.lr * warm
+        return settings.lr * warm
     cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-    return s.lr * warm * (s.min_lr_frac + (1 - s.min_lr_frac) * cosine)
-
-
-@torch.no_grad()
-def evaluate(model: CharLSTM, ids: np.ndarray, device: torch.device, amp: bool,
-             forward: Callable | None = None, streams: int | None = None) -> float:
-    """Mean cross-entropy (nats per character) of `model` over `ids`, state carried across windows
-    (`forward`: the model run another way, e.g. in a reduced precision; default the model itself;
-    `streams`: parallel rows, see validation_batches)."""
-    was_training = model.training
-    model.eval()
-    forward = forward or model
-    total, count, state = 0.0, 0, None
-    for x, y, first in validation_batches(ids, streams=streams):
-        if first:
-            state = None
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            logits, state = forward(x.to(device), state)
-        total += F.cross_entropy(logits.float().flatten(0, 1), y.to(device).flatten(), reduction="sum").item()
-        count += y.numel()
-    model.train(was_training)
-    return total / max(count, 1)
-
-
-@torch.no_grad()
-def sample_text(model: CharLSTM, vocab: Vocab, length: int, seed: int, device: torch.device) -> str:
-    """A short sample at the default sampling settings, from the start of a paragraph."""
-    was_training = model.training
-    model.eval()
-    rng = random.Random(seed)
-    logits, state = model.read(torch.tensor([vocab.encode(PARAGRAPH)], device=device))
-    out = []
-    for _ in range(length):
-        next_id = sample_next(logits, [Sampling()], [rng.random()], banned=vocab.unknown_id)
-        out.append(vocab.chars[int(next_id[0])])
-        logits, state = model.step(next_id, state)
-    model.train(was_training)
-    return "".join(out)
+    return settings.lr * warm * (settings.min_lr_frac + (1 - settings.min_lr_frac) * cosine)
 
 
 class StopRequest:
@@ -111,7 +70,7 @@ class Trainer:
 
     def __init__(self, settings: TrainSettings, corpus: PreparedCorpus, dist: Distributed | None = None,
                  log=None, base: Base | None = None) -> None:
-        self.s, self.corpus, self.dist = settings, corpus, dist or Distributed()
+        self.settings, self.corpus, self.dist = settings, corpus, dist or Distributed()
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         if not self.dist.is_main:
             self.log = lambda line: None
@@ -157,39 +116,39 @@ class Trainer:
             self.state, self.carried = load_checkpoint(self.out / CHECKPOINT, self.model, self.optimizer, self.device)
         except CheckpointError as exc:
             raise TrainingError(str(exc)) from None
-        st = self.state
-        st.settings = asdict(self.s)
-        if st.world != self.dist.world or st.steps_per_epoch != self.batcher.steps_per_epoch:
+        state = self.state
+        state.settings = asdict(self.settings)
+        if state.world != self.dist.world or state.steps_per_epoch != self.batcher.steps_per_epoch:
             # a different number of processes cuts the text into other streams: continue at the
             # same fraction of the epoch, with fresh LSTM state
-            fraction = st.step_in_epoch / max(1, st.steps_per_epoch)
-            st.step_in_epoch = int(fraction * self.batcher.steps_per_epoch)
-            self.log(f"resuming with {self.dist.world} process(es) where the checkpoint had {st.world}")
+            fraction = state.step_in_epoch / max(1, state.steps_per_epoch)
+            state.step_in_epoch = int(fraction * self.batcher.steps_per_epoch)
+            self.log(f"resuming with {self.dist.world} process(es) where the checkpoint had {state.world}")
             self.carried = None
         if self.dist.enabled:
             self.carried = None  # the checkpoint holds only the main process's carried state
-            torch.manual_seed(self.s.seed + 1000 * self.dist.rank + st.step)
-        st.world, st.steps_per_epoch = self.dist.world, self.batcher.steps_per_epoch
-        self.batcher.restore(st.epoch, st.step_in_epoch)
+            torch.manual_seed(self.settings.seed + 1000 * self.dist.rank + state.step)
+        state.world, state.steps_per_epoch = self.dist.world, self.batcher.steps_per_epoch
+        self.batcher.restore(state.epoch, state.step_in_epoch)
         best = f"best {self.state.best_val_loss / LN2:.4f} bits/char" if self.has_model() else "no model exported yet"
         self.log(f"resuming at step {self.state.step} (epoch {self.state.epoch}, {best})")
 
     def checkpoint(self) -> None:
         if not self.dist.is_main:
             return
-        st = self.state
-        st.epoch, st.step_in_epoch = self.batcher.position.epoch, self.batcher.position.step_in_epoch
+        state = self.state
+        state.epoch, state.step_in_epoch = self.batcher.position.epoch, self.batcher.position.step_in_epoch
         carried = self.carried if not self.dist.enabled else None
-        save_checkpoint(self.out / CHECKPOINT, self.model, self.optimizer, st, carried)
+        save_checkpoint(self.out / CHECKPOINT, self.model, self.optimizer, state, carried)
 
     # -- progress -----------------------------------------------------------------------------
     def progress(self) -> float:
-        s, st = self.s, self.state
+        settings, state = self.settings, self.state
         parts = [0.0]
-        if s.epochs:
-            parts.append(st.step / (s.epochs * self.batcher.steps_per_epoch))
-        if s.minutes:
-            parts.append(st.seconds / (s.minutes * 60))
+        if settings.epochs:
+            parts.append(state.step / (settings.epochs * self.batcher.steps_per_epoch))
+        if settings.minutes:
+            parts.append(state.seconds / (settings.minutes * 60))
         return max(parts)
 
     def export(self, val_loss: float, train_loss: float) -> None:
@@ -202,7 +161,7 @@ class Trainer:
         config = {
             "name": self.out.name,
             "corpus": self.corpus.info,
-            "training": {**asdict(self.s), "command": "python -m train " + shlex.join(sys.argv[1:])},
+            "training": {**asdict(self.settings), "command": "python -m train " + shlex.join(sys.argv[1:])},
             "metrics": metrics,
             "parameters": self.model.num_parameters(),
             "base": self.base.describe() if self.base is not None else None,
@@ -234,68 +193,69 @@ class Trainer:
         loss = F.cross_entropy(logits.float().flatten(0, 1), y.to(self.device).flatten())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.s.clip)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.clip)
         self.optimizer.step()
         self.carried = tuple(t.detach() for t in carried)
         return loss.item()
 
     def evaluate_and_record(self, train_loss: float, lr: float) -> None:
         """Score the held-out text, export on improvement, log a sample (main process only)."""
-        st = self.state
+        state = self.state
         if not self.dist.is_main:
             return
         held_out = self.corpus.val_ids
-        if self.s.eval_chars:
-            held_out = held_out[:self.s.eval_chars + 1]  # bounded cost on a huge held-out set
+        if self.settings.eval_chars:
+            held_out = held_out[:self.settings.eval_chars + 1]  # bounded cost on a huge held-out set
         val = evaluate(self.model, held_out, self.device, self.amp)
-        improved = val < st.best_val_loss
+        improved = val < state.best_val_loss
         if improved:
             self.export(val, train_loss)  # before updating the best: a finite best means the export is complete
-            st.best_val_loss, st.best_step, st.evals_since_best = val, st.step, 0
+            state.best_val_loss, state.best_step, state.evals_since_best = val, state.step, 0
         else:
-            st.evals_since_best += 1
-        st.history.append({"step": st.step, "epoch": round(st.step / self.batcher.steps_per_epoch, 3),
-                           "seconds": round(st.seconds, 1), "lr": f"{lr:.3g}", "train_loss": round(train_loss, 4),
+            state.evals_since_best += 1
+        state.history.append({"step": state.step, "epoch": round(state.step / self.batcher.steps_per_epoch, 3),
+                           "seconds": round(state.seconds, 1), "lr": f"{lr:.3g}", "train_loss": round(train_loss, 4),
                            "val_loss": round(val, 4), "val_bpc": round(val / LN2, 4)})
         self.write_history()
-        sample = sample_text(self.model, self.corpus.vocab, self.s.sample_chars, st.step, self.device)
+        sample = sample_text(self.model, self.corpus.vocab, self.settings.sample_chars, state.step, self.device)
         mark = " *best*" if improved else ""
-        self.log(f"step {st.step}: train {train_loss:.4f} nats, val {val:.4f} nats = {val / LN2:.4f} bits/char{mark}")
-        if self.s.sample_chars:
+        bpc = f"{val / LN2:.4f} bits/char{mark}"
+        self.log(f"step {state.step}: train {train_loss:.4f} nats, val {val:.4f} nats = {bpc}")
+        if self.settings.sample_chars:
             self.log("  | " + sample.replace("\n", "\n  | "))
 
     def run(self) -> bool:
         """Train until a stopping rule fires; returns False when stopped by Ctrl-C."""
-        s, st, model = self.s, self.state, self.model
+        settings, state, model = self.settings, self.state, self.model
         self.out.mkdir(parents=True, exist_ok=True)
         model.train()
-        chars_per_step = s.batch * s.seq_len
+        chars_per_step = settings.batch * settings.seq_len
         last_ckpt = time.monotonic()
-        running, running_n, lr = 0.0, 0, s.lr
-        by_time = not s.epochs
-        bar = tqdm(total=self._bar_total(), disable=not (s.progress and self.dist.is_main),
+        running, running_n, lr = 0.0, 0, settings.lr
+        by_time = not settings.epochs
+        bar = tqdm(total=self._bar_total(), disable=not (settings.progress and self.dist.is_main),
                    unit="s" if by_time else "step", dynamic_ncols=True, initial=self._bar_now(), leave=False,
                    mininterval=0.5, bar_format=TIME_BAR if by_time else None)
         with StopRequest() as stop:
             while True:
                 progress = self.progress()
-                done = progress >= 1 or bool(s.patience and st.evals_since_best >= s.patience)
+                done = progress >= 1 or bool(settings.patience and state.evals_since_best >= settings.patience)
                 if any_rank(done or stop.requested, self.dist, self.device):
                     break
                 t0 = time.perf_counter()
-                lr = lr_at(s, st.step, progress if (s.epochs or s.minutes) else 0.0)
+                lr = lr_at(settings, state.step, progress if (settings.epochs or settings.minutes) else 0.0)
                 loss_value = self.train_step(*self.next_batch(), lr)
-                st.step += 1
+                state.step += 1
                 running, running_n = running + loss_value, running_n + 1
                 dt = time.perf_counter() - t0
-                st.seconds += dt
-                bar.update(1 if s.epochs else dt)
+                state.seconds += dt
+                bar.update(1 if settings.epochs else dt)
                 bar.set_postfix(self._bar_figures(loss_value, chars_per_step / dt))
-                if st.step % s.eval_every == 0:
-                    with _bar_paused(bar):
+                if state.step % settings.eval_every == 0:
+                    with BarPaused(bar):
                         self.evaluate_and_record(running / running_n, lr)
                     running, running_n = 0.0, 0
-                if time.monotonic() - last_ckpt > s.checkpoint_minutes * 60:
+                if time.monotonic() - last_ckpt > settings.checkpoint_minutes * 60:
                     self.checkpoint()
                     last_ckpt = time.monotonic()
             interrupted = any_rank(stop.requested, self.dist, self.device)
@@ -324,16 +284,16 @@ class Trainer:
         return figures
 
     def _bar_total(self) -> float:
-        if self.s.epochs:
-            return int(self.s.epochs * self.batcher.steps_per_epoch)
-        return self.s.minutes * 60 if self.s.minutes else None
+        if self.settings.epochs:
+            return int(self.settings.epochs * self.batcher.steps_per_epoch)
+        return self.settings.minutes * 60 if self.settings.minutes else None
 
     def _bar_now(self) -> float:
-        return self.state.step if self.s.epochs else round(self.state.seconds, 1)
+        return self.state.step if self.settings.epochs else round(self.state.seconds, 1)
 
 
-class _bar_paused:
-    """Let evaluation print cleanly above the bar."""
+class BarPaused:
+    """A `with` block during which the progress bar is cleared, so evaluation prints cleanly above it."""
 
     def __init__(self, bar: tqdm) -> None:
         self.bar = bar
