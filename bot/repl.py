@@ -21,7 +21,8 @@ COMMANDS = {  # name: (argument, what it does); /help prints this table
     "retry": ("", "replace the last continuation with a new one"),
     "undo": ("", "take back the last turn (a continuation, or a line you typed)"),
     "show": ("", "print the story so far"),
-    "save": ("FILE", "write the story to FILE as plain text"),
+    "save": ("FILE", "write the story to FILE as plain text (never over an existing file)"),
+    "save!": ("FILE", "the same, replacing FILE if it exists"),
     "new": ("", "start a new story"),
     "temp": ("T", "sampling temperature, 0-10 (0 = greedy, < 1 safer, > 1 wilder)"),
     "len": ("N", "characters per continuation (about: it ends at a sentence end, see /exact)"),
@@ -92,6 +93,9 @@ class Repl:
     def _cmd_save(self, arg: str) -> None:
         self.say(self.story.save(arg))
 
+    def _cmd_save_over(self, arg: str) -> None:  # /save!
+        self.say(self.story.save(arg, overwrite=True))
+
     def _cmd_new(self, arg: str) -> None:
         self.say(self.story.new())
 
@@ -105,7 +109,7 @@ class Repl:
         if name not in COMMANDS:
             self.say(f"unknown command /{name}; /help lists them")
             return True
-        getattr(self, f"_cmd_{name}")(arg)
+        getattr(self, f"_cmd_{name.replace('!', '_over')}")(arg)
         return True
 
     def _cmd_help(self, arg: str) -> None:
