@@ -12,6 +12,7 @@ import engine  # names load on first use: torch stays out of start-up
 from bot.loader import ModelLoadError, ModelSlot
 from bot.settings import Settings, SettingsError
 from bot.story import Story
+from bot.typed import readable
 
 if TYPE_CHECKING:
     from engine.generator import Generator
@@ -52,6 +53,7 @@ class Repl:
 
     def handle_line(self, line: str) -> bool:
         """Act on one line typed at the prompt; False means 'quit'."""
+        line = readable(line)  # bytes that were not UTF-8 arrive as surrogate escapes
         if line.lstrip().startswith("/"):
             return self.command(line.strip())
         self.generate(line if line.strip() else "")  # an empty line: the story just goes on

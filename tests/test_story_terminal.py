@@ -242,3 +242,29 @@ def test_real_terminal_save_refuses_to_clobber(tmp_path: Path):
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
+
+
+def test_real_terminal_takes_bytes_that_are_not_utf8(tmp_path: Path):
+    """0xff 0xfe typed under a strict UTF-8 locale become U+FFFD: the story goes on, /show and /save work."""
+    pexpect = pytest.importorskip("pexpect")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALICE_", "DISCORD_"))}
+    env.update(PROMPT_TOOLKIT_NO_CPR="1", ALICE_HISTORY=str(tmp_path / "history"), PYTHONPATH=str(ROOT), TERM="xterm",
+               PYTHONIOENCODING="utf-8:strict")
+    child = pexpect.spawn(sys.executable, ["-m", "bot", "--len", "20", "--device", "cpu"],
+                          cwd=str(tmp_path), env=env, encoding="utf-8", codec_errors="replace", timeout=60,
+                          dimensions=(24, 200))
+    try:
+        child.expect_exact(PROMPT.strip())
+        os.write(child.child_fd, b"alice \xff\xfe was\r")  # send() would encode it
+        child.expect_exact("\r\n\r\n")
+        child.expect_exact(PROMPT.strip())
+        child.send("/save story.txt\r")
+        child.expect_exact("saved the story")
+        child.expect_exact(PROMPT.strip())
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+        assert "Error" not in child.before
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    assert (tmp_path / "story.txt").read_text(encoding="utf-8").startswith("alice \ufffd\ufffd was")
