@@ -30,6 +30,9 @@ from engine.trie import build_trie, minimise
 from engine.vocab import Vocab
 
 LEXICON = "lexicon.txt"
+# The guide's build grows with the lexicon's size (tables per trie node); past this a model loads without
+# one and writes freely. Far above any book's lexicon (the bundled ones: a third of a MB); bench/lexicon_size.py.
+GUIDE_MAX_BYTES = 4 * 2**20
 WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")  # letters, inner apostrophes and hyphens
 LETTER = re.compile(r"[^\W\d_]")
 _ROW = re.compile(rf"^({WORD.pattern}) ([0-9]+)$", re.MULTILINE)  # one line as `Lexicon.to_text` writes it
