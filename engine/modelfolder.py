@@ -5,6 +5,7 @@ This is the contract between training and serving (see DESIGN.md). Nothing here 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -48,6 +49,19 @@ class LoadedModel:
     @property
     def name(self) -> str:
         return str(self.config.get("name") or self.path.name)
+
+    @cached_property
+    def weights_sha256(self) -> str:
+        """The sha256 of model.safetensors: what recorded precision costs are bound to (engine/costs.py);
+        "" when the file cannot be read now."""
+        digest = hashlib.sha256()
+        try:
+            with open(self.path / WEIGHTS, "rb") as file:
+                for block in iter(lambda: file.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError:
+            return ""
+        return digest.hexdigest()
 
     @cached_property
     def guide(self) -> WordGuide | None:
