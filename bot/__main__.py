@@ -11,6 +11,7 @@ import sys
 from typing import NoReturn
 
 from bot.settings import Settings, SettingsError, add_setting_options, load_settings
+from bot.typed import forgiving, readable
 
 SETTING_FLAGS = {  # setting -> its option and metavar; defaults and help come from bot/settings.py
     "model": "--model DIR",
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     from bot.loader import ModelLoadError
 
     args = build_parser().parse_args(argv)
+    forgiving(sys.stdout)  # a strict locale's encoder never ends a generation halfway
     try:
         settings = resolve_settings(args)
         if args.model and not os.path.isdir(os.path.expanduser(args.model)):
@@ -88,11 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.seed is not None:
             from bot.oneshot import run_once
 
-            return run_once(settings, args.seed, sys.stdout, rng_seed=args.rng_seed, echo=args.echo)
+            return run_once(settings, readable(args.seed), sys.stdout, rng_seed=args.rng_seed, echo=args.echo)
         if not sys.stdin.isatty():
             from bot.oneshot import run_pipe
 
-            return run_pipe(settings, sys.stdin, sys.stdout, rng_seed=args.rng_seed, echo=args.echo)
+            return run_pipe(settings, forgiving(sys.stdin), sys.stdout, rng_seed=args.rng_seed, echo=args.echo)
         from bot.terminal import run_terminal
 
         return run_terminal(settings)

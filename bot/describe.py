@@ -40,7 +40,7 @@ def describe_model(loaded: Any) -> str:
         ("corpus", engine.recorded_corpus(config) or "unknown"),
         ("fine-tuned from", engine.recorded_base(config) or "nothing (trained from scratch)"),
         ("vocabulary", f"{len(loaded.vocab)} characters"),
-        ("lexicon", describe_lexicon(getattr(loaded, "lexicon", None))),
+        ("lexicon", describe_lexicon(getattr(loaded, "lexicon", None), getattr(loaded, "lexicon_note", ""))),
         ("val bits/char", "not measured" if bpc is None else f"{bpc:.3f}"),
         ("parameters", f"{params:,}"),
         ("device", str(loaded.device)),
@@ -54,8 +54,8 @@ def describe_precision(generator: Any) -> str:
     return f"\n  {'precision'.ljust(16)}{choice.precision} ({choice.reason})" if choice is not None else ""
 
 
-def describe_lexicon(lexicon: Any) -> str:
-    """/info's lexicon line: how many words `/words lexicon` keeps to, or that there are none."""
+def describe_lexicon(lexicon: Any, note: str = "") -> str:
+    """/info's lexicon line: how many words `/words lexicon` keeps to, or that there are none and why."""
     if lexicon is None:
-        return "none (lexicon.txt is missing: words are free)"
+        return f"none ({note or 'lexicon.txt is missing: words are free'})"
     return f"{len(lexicon):,} words (/words lexicon keeps to them)"

@@ -12,6 +12,7 @@ from bot.describe import describe_model, describe_precision
 from bot.loader import ModelLoadError, ModelSlot
 from bot.settings import Settings, SettingsError
 from bot.story import Story, unquoted
+from bot.typed import readable
 
 if TYPE_CHECKING:
     from engine.generator import Generator
@@ -21,7 +22,8 @@ COMMANDS = {  # name: (argument, what it does); /help prints this table
     "retry": ("", "replace the last continuation with a new one"),
     "undo": ("", "take back the last turn (a continuation, or a line you typed)"),
     "show": ("", "print the story so far"),
-    "save": ("FILE", "write the story to FILE as plain text"),
+    "save": ("FILE", "write the story to FILE as plain text (never over an existing file)"),
+    "save!": ("FILE", "the same, replacing FILE if it exists"),
     "new": ("", "start a new story"),
     "temp": ("T", "sampling temperature, 0-10 (0 = greedy, < 1 safer, > 1 wilder)"),
     "len": ("N", "characters per continuation (about: it ends at a sentence end, see /exact)"),
@@ -51,6 +53,7 @@ class Repl:
 
     def handle_line(self, line: str) -> bool:
         """Act on one line typed at the prompt; False means 'quit'."""
+        line = readable(line)  # bytes that were not UTF-8 arrive as surrogate escapes
         if line.lstrip().startswith("/"):
             return self.command(line.strip())
         self.generate(line if line.strip() else "")  # an empty line: the story just goes on
@@ -92,6 +95,9 @@ class Repl:
     def _cmd_save(self, arg: str) -> None:
         self.say(self.story.save(arg))
 
+    def _cmd_save_over(self, arg: str) -> None:  # /save!
+        self.say(self.story.save(arg, overwrite=True))
+
     def _cmd_new(self, arg: str) -> None:
         self.say(self.story.new())
 
@@ -105,7 +111,7 @@ class Repl:
         if name not in COMMANDS:
             self.say(f"unknown command /{name}; /help lists them")
             return True
-        getattr(self, f"_cmd_{name}")(arg)
+        getattr(self, f"_cmd_{name.replace('!', '_over')}")(arg)
         return True
 
     def _cmd_help(self, arg: str) -> None:

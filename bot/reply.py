@@ -5,7 +5,8 @@ limit (`parse_reply` reads them back out of it); `stream_into` edits a message a
 at most once per interval, and ends with one final edit holding the whole text (and the finished
 reply's buttons). Whatever fails on the way, the cursor never stays: a lost
 frame is caught up by the next one, and a final edit Discord keeps refusing is replaced by a note
-in place of the cursor or by the whole text as a new message.
+in place of the cursor or by the whole text as a new message. A reply someone deleted while it was
+written is the one exception: the generation ends there and nothing is posted again.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ FINAL_TRIES = 5
 FINAL_PATIENCE = 60.0  # seconds of retrying the final edit (discord.py retries each 5xx for 25 s itself)
 STOPPED = f"{ELLIPSIS} (stopped: Discord error)"  # in place of the cursor when Discord refused the rest
 STOPPED_WRITING = f"{ELLIPSIS} (stopped: error while writing)"  # ... when the generation failed
+UNKNOWN_MESSAGE = 10008  # Discord's error code for a message that no longer exists (deleted)
 # how a request to Discord fails: an HTTP error answer, or the connection under it
 REQUEST_ERRORS = (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, OSError, asyncio.TimeoutError)
 
@@ -48,6 +50,11 @@ def may_pass(error: BaseException) -> bool:
     """Whether the same request may succeed later: server trouble, a rate limit, a lost connection;
     not a 4xx, which Discord would answer again."""
     return not isinstance(error, discord.HTTPException) or error.status >= 500 or error.status == 429
+
+
+def deleted(error: BaseException) -> bool:
+    """Whether a failed edit says the message is gone: someone (a moderator, its asker) deleted it."""
+    return isinstance(error, discord.NotFound) and error.code == UNKNOWN_MESSAGE
 
 
 def plain(text: str) -> str:
@@ -124,6 +131,7 @@ class _Stream:
         self.wake = asyncio.Event()  # set on every new chunk and at the end
         self.finished = asyncio.Event()
         self.next_edit = time.monotonic() + interval  # the reply itself was the first send
+        self.deleted = False  # an edit found the message gone: nothing more is written or posted
 
     def add(self, chunk: str) -> None:
         self.text += chunk
@@ -139,6 +147,11 @@ class _Stream:
         try:
             await self.message.edit(content=content, allowed_mentions=NO_MENTIONS, **extra)
         except REQUEST_ERRORS as exc:
+            if deleted(exc):
+                self.deleted = True
+                log.warning("reply %s was deleted while it was being written; its generation ends there",
+                            self.message.id)
+                raise
             # a 429 discord.py gave up on, a 5xx, a dropped connection: the next edit comes later
             log.warning("edit of a streaming reply failed (%s); slowing down", describe(exc))
             self.slow_down()
@@ -161,7 +174,7 @@ class _Stream:
                     await asyncio.wait_for(self.finished.wait(), delay)
             await self.wake.wait()  # something new to show (or the end)
             self.wake.clear()
-            if self.finished.is_set():
+            if self.finished.is_set() or self.deleted:
                 return
             text = self.text
             with contextlib.suppress(*REQUEST_ERRORS):  # a lost frame: the next edit catches up
@@ -189,17 +202,20 @@ class _Stream:
 
     async def end(self, resend: Callable[[str], Awaitable[object]] | None, note: str = "") -> None:
         """Show the whole text (with `note`, if any); failing that, a note in place of the cursor;
-        failing that (or if the reply is gone), the whole text as a new message through `resend`."""
+        failing that (or if the reply is no longer ours to edit), the whole text as a new message through
+        `resend`. A deleted reply stays deleted: nothing is edited or posted."""
+        if self.deleted:
+            return
         content = self.render(self.text, True, note)
         error = await self.final_edit(content)
-        if error is None:
+        if error is None or self.deleted:
             return
         failed = f"the final edit of reply {self.message.id} failed ({describe(error)})"
         gone = isinstance(error, (discord.NotFound, discord.Forbidden))  # deleted, or no longer ours to edit
         if not gone and await self.try_edit(self.render(self.shown, True, note or STOPPED)) is None:
             log.error("%s; it ends with a note instead", failed)
         elif resend is not None and await try_send(resend, content):
-            # a reply deleted while it was being written is no fault of the bot's
+            # e.g. an interaction's reply whose token expired (Unknown Webhook): no fault of the bot's
             level = logging.WARNING if isinstance(error, discord.NotFound) else logging.ERROR
             log.log(level, "%s; its text went out as a new message", failed)
         else:
@@ -229,6 +245,8 @@ async def stream_into(message: discord.Message, chunks: AsyncIterator[str], rend
     try:
         async for chunk in chunks:
             stream.add(chunk)
+            if stream.deleted:  # nothing to write into: the generation ends (closing `chunks` below)
+                break
     except Exception:
         note = STOPPED_WRITING  # the text so far is all there will be: the reply says so
         raise

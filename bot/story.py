@@ -65,16 +65,23 @@ class Story:
         self.conversation, self.retries = Conversation(), 0
         return "a new story: type its first line, or press Enter to let the book begin"
 
-    def save(self, path_text: str) -> str:
-        """Write the transcript to a file as plain text; one line either way."""
+    def save(self, path_text: str, overwrite: bool = False) -> str:
+        """Write the transcript to a file as plain text; one line either way. An existing file is
+        replaced only with `overwrite` (/save!); an empty story is never written over anything."""
+        command = "/save!" if overwrite else "/save"
         if not path_text:
-            return "/save needs a file name"
+            return f"{command} needs a file name"
         path = Path(unquoted(path_text)).expanduser()
         text = self.text
-        try:
-            path.write_text(text if text.endswith("\n") or not text else text + "\n", encoding="utf-8")
+        if not text.strip():
+            return f"{command} {path_text}: nothing to save, the story is empty (the file is untouched)"
+        try:  # "x": the check and the creation are one step, so nothing appearing meanwhile is lost
+            with path.open("w" if overwrite else "x", encoding="utf-8") as file:
+                file.write(text if text.endswith("\n") else text + "\n")
+        except FileExistsError:
+            return f"/save {path_text}: {path} already exists; /save! {path_text} overwrites it"
         except OSError as exc:
-            return f"/save {path_text}: could not write it ({exc.strerror or type(exc).__name__})"
+            return f"{command} {path_text}: could not write it ({exc.strerror or type(exc).__name__})"
         return f"saved the story ({len(text):,} characters) to {path}"
 
     def show(self) -> str:

@@ -258,7 +258,8 @@ class _Worker:
                 load_model_folder(None if model is None else Path(model), device)
             flush_denormals()  # this thread runs every step (a model loaded elsewhere set it there)
             with torch.inference_mode():  # auto times the candidates' real step here, in this thread
-                step, self.precision = choose_precision(self.loaded.model, precision, self.loaded.config)
+                step, self.precision = choose_precision(self.loaded.model, precision, self.loaded.config,
+                                                        self.loaded.weights_sha256)
                 if self.loaded.device.type == "cpu":
                     _, why = worker_threads()  # this thread's own setting
                     self.precision = Choice(self.precision.precision, f"{self.precision.reason}; {why}")

@@ -3,7 +3,8 @@
 lexicon.txt is plain UTF-8 text: `#` comment lines, then one `word count` a line, most frequent
 first. A word is letters with inner apostrophes (' or ’) and hyphens ("rabbit-hole", "don’t"),
 spelled as the model's vocabulary writes it (lowercase for a lowercase model); digits and other
-marks separate words.
+marks separate words. Scripts written without spaces between words (Han, kana, Thai, see UNSPACED)
+have no words here: their characters count as marks, and guided rows write them freely.
 
 The guide (`WordGuide`) is that lexicon compiled against one vocabulary into two tables, so that
 guided sampling costs one lookup per row per step: `mask[state]` (bool [states, vocab]) says which
@@ -30,8 +31,20 @@ from engine.trie import build_trie, minimise
 from engine.vocab import Vocab
 
 LEXICON = "lexicon.txt"
-WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")  # letters, inner apostrophes and hyphens
-LETTER = re.compile(r"[^\W\d_]")
+# The guide's build grows with the lexicon's size (tables per trie node); past this a model loads without
+# one and writes freely. Far above any book's lexicon (the bundled ones: a third of a MB); bench/lexicon_size.py.
+GUIDE_MAX_BYTES = 4 * 2**20
+# Scripts written without spaces between words (Han, kana, bopomofo, Thai, Lao, Tibetan, Myanmar, Khmer):
+# a run of them is a clause, not a word, so they are no letters here. They stand outside every word
+# like marks do, and between words every one of them may come: guided rows write them freely.
+UNSPACED = ("\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u19e0-\u19ff\u3005-\u3007\u3021-\u3029"
+            "\u3031-\u3035\u3038-\u303c\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+            "\ua9e0-\ua9ff\uaa60-\uaa7f\uf900-\ufaff\uff66-\uff9f\U00016fe0-\U00016fff\U0001b000-\U0001b16f"
+            "\U00020000-\U0003134f")
+_LETTER = rf"[^\W\d_{UNSPACED}]"
+WORD = re.compile(rf"{_LETTER}+(?:['\u2019-]{_LETTER}+)*")  # letters, inner apostrophes and hyphens
+LETTER = re.compile(_LETTER)
+UNSPACED_CHAR = re.compile(f"[{UNSPACED}]")
 _ROW = re.compile(rf"^({WORD.pattern}) ([0-9]+)$", re.MULTILINE)  # one line as `Lexicon.to_text` writes it
 HEADER = ("# alice lexicon: the words of the text this model learnt, one `word count` a line, most frequent\n"
           "# first. A word is letters with inner apostrophes (' or \u2019) and hyphens, spelled as the\n"
@@ -100,6 +113,8 @@ class Lexicon:
                 continue
             parts = line.split()
             count = parts[1] if len(parts) == 2 and parts[1].isascii() and parts[1].isdigit() else "0"
+            if int(count) > 0 and UNSPACED_CHAR.search(parts[0]):
+                continue  # a clause an older training wrote as a word (see UNSPACED): left out
             if len(parts) != 2 or not WORD.fullmatch(parts[0]) or int(count) < 1:
                 raise LexiconError(f"{source}: line {number} is not `word count` ({line[:60]!r})")
             counts[parts[0]] = counts.get(parts[0], 0) + int(count)
@@ -221,7 +236,7 @@ def _trie_keys(lexicon: Lexicon, vocab: Vocab) -> list[str]:
         spelled = "".join(fold(vocab.chars[i]) for i in ids) if vocab.unknown_id not in ids else ""
         kind = _char_class(ch, {}) == STRANGER  # a letter must stay letters, a mark the same mark
         table[ord(ch)] = spelled if spelled and all((_char_class(c, {}) == STRANGER) == kind for c in spelled) \
-            and (kind or spelled == fold(ch)) else "\0"
+            and (kind or (spelled == fold(ch) and spelled in ("'", "-"))) else "\0"  # no word with another mark
     keys = dict.fromkeys(word.translate(table) for word in lexicon.counts)
     return [key for key in keys if "\0" not in key]
 

@@ -5,7 +5,9 @@ This is the contract between training and serving (see DESIGN.md). Nothing here 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -15,7 +17,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from engine.lexicon import LEXICON, Lexicon, LexiconError, WordGuide
+from engine.lexicon import GUIDE_MAX_BYTES, LEXICON, Lexicon, LexiconError, WordGuide
 from engine.model import CharLSTM, ModelConfig, flush_denormals
 from engine.vocab import Vocab, VocabError
 
@@ -23,6 +25,7 @@ FORMAT_VERSION = 1
 WEIGHTS, VOCAB, CONFIG = "model.safetensors", "vocab.json", "config.json"
 BUNDLED_MODELS = Path(__file__).resolve().parent / "models"  # one folder per model shipped in the package
 BUNDLED_MODEL = BUNDLED_MODELS / "alice"  # the default model
+log = logging.getLogger(__name__)
 
 
 class ModelFolderError(Exception):
@@ -32,7 +35,8 @@ class ModelFolderError(Exception):
 @dataclass
 class LoadedModel:
     """A model ready to generate: the network (eval mode, on `device`), its vocab and config, and its
-    lexicon (None for a folder without lexicon.txt: it samples freely)."""
+    lexicon (None for a folder without lexicon.txt, or one too big to guide: it samples freely, and
+    `lexicon_note` says why)."""
 
     model: CharLSTM
     vocab: Vocab
@@ -40,10 +44,24 @@ class LoadedModel:
     path: Path
     device: torch.device
     lexicon: Lexicon | None = None
+    lexicon_note: str = ""  # why there is no lexicon to keep to, when there is a lexicon.txt
 
     @property
     def name(self) -> str:
         return str(self.config.get("name") or self.path.name)
+
+    @cached_property
+    def weights_sha256(self) -> str:
+        """The sha256 of model.safetensors: what recorded precision costs are bound to (engine/costs.py);
+        "" when the file cannot be read now."""
+        digest = hashlib.sha256()
+        try:
+            with open(self.path / WEIGHTS, "rb") as file:
+                for block in iter(lambda: file.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError:
+            return ""
+        return digest.hexdigest()
 
     @cached_property
     def guide(self) -> WordGuide | None:
@@ -202,8 +220,23 @@ def load_model_folder(directory: Path | None = None, device: str | torch.device 
     flush_denormals()  # the thread that loads is the one that runs the model (the Generator's worker)
     device = pick_device(device)
     model.to(device).eval()
+    note = lexicon_too_big(directory)
+    if note:
+        log.warning(note)
     return LoadedModel(model=model, vocab=vocab, config=config, path=directory, device=device,
-                       lexicon=read_lexicon(directory))
+                       lexicon=None if note else read_lexicon(directory), lexicon_note=note)
+
+
+def lexicon_too_big(directory: Path) -> str:
+    """One line when a folder's lexicon.txt is over GUIDE_MAX_BYTES (checked before reading it), else ""."""
+    try:
+        size = (Path(directory) / LEXICON).stat().st_size
+    except OSError:
+        return ""
+    if size <= GUIDE_MAX_BYTES:
+        return ""
+    return (f"{Path(directory) / LEXICON}: {size / 2**20:.1f} MB, over the {GUIDE_MAX_BYTES // 2**20} MB a word "
+            f"guide is built for; words are free")
 
 
 def read_lexicon(directory: Path) -> Lexicon | None:

@@ -2,8 +2,9 @@
 
 `auto` offers a reduced precision for a model only when its cost in bits per character, measured
 against fp32 on real text by `python -m train.eval MODEL FILE --precision P --record` (or at the end
-of training, on the held-out tail), is recorded in config.json and within `QUALITY_BOUND`; among
-those, it takes the fastest by timing the real step at load. Asked for by name, a precision runs if
+of training, on the held-out tail), is recorded in config.json for these very weights
+(engine/costs.py) and within `QUALITY_BOUND`; among those, it takes the fastest by timing the real
+step at load. Asked for by name, a precision runs if
 this machine can run it.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from engine.costs import recorded_costs
 from engine.model import CharLSTM
 from engine.steps import CHOICES, PRECISIONS, PrecisionError, Step
 from engine.steps.build import build_step, unavailable
@@ -39,32 +41,27 @@ def check_choice(precision: str) -> str:
     return precision
 
 
-def recorded_costs(config: dict, precision: str) -> dict[str, float]:
-    """The cost in bits/char of `precision` against fp32, per text it was measured on (config.json's
-    metrics.precision.<precision>.<text>.cost)."""
-    entry = (config.get("metrics") or {}).get("precision", {}).get(precision, {})
-    if not isinstance(entry, dict):
-        return {}
-    return {text: float(v["cost"]) for text, v in entry.items() if isinstance(v, dict) and "cost" in v}
-
-
-def choose_precision(model: CharLSTM, asked: str, config: dict) -> tuple[Step, Choice]:
+def choose_precision(model: CharLSTM, asked: str, config: dict, weights_sha256: str) -> tuple[Step, Choice]:
     """The step to generate with, and why: `asked` itself, or for `auto` the fastest precision that
-    this machine runs and whose recorded quality cost is within QUALITY_BOUND for this model."""
+    this machine runs and whose recorded quality cost, measured on these weights (`weights_sha256`,
+    see engine/costs.py), is within QUALITY_BOUND for this model."""
     check_choice(asked)
     device = model.head.weight.device
     if asked != "auto":
         step = build_step(model, asked)
-        costs = recorded_costs(config, asked)
+        costs = recorded_costs(config, asked, weights_sha256).costs
         cost = f"; costs {_cost_words(costs)}" if costs and asked != "fp32" else ""
         return step, Choice(asked, f"asked for{cost}")
     candidates: dict[str, Step] = {"fp32": build_step(model, "fp32")}
     skipped = []
     for precision in PRECISIONS[1:]:
         why = unavailable(precision, device)
-        costs = recorded_costs(config, precision)
+        recorded = recorded_costs(config, precision, weights_sha256)
+        costs = recorded.costs
         if why:
             skipped.append(f"{precision}: not on this machine")
+        elif not costs and recorded.stale:
+            skipped.append(recorded.stale_words(precision))
         elif not costs:
             skipped.append(f"{precision}: its cost is not measured for this model")
         elif max(costs.values()) > QUALITY_BOUND:
@@ -80,7 +77,7 @@ def choose_precision(model: CharLSTM, asked: str, config: dict) -> tuple[Step, C
     timing = ", ".join(f"{name} {seconds * 1e3:.2f}" for name, seconds in times.items())
     reason = f"auto: fastest here by {MARGIN:.0%} or fp32 (ms a step, measured at load: {timing})"
     if best != "fp32":
-        reason += f"; costs {_cost_words(recorded_costs(config, best))}"
+        reason += f"; costs {_cost_words(recorded_costs(config, best, weights_sha256).costs)}"
     return candidates[best], Choice(best, reason)
 
 

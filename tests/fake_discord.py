@@ -316,6 +316,8 @@ class FakeDiscord:
             return web.Response(status=204)
         if method == "PATCH" and (m := re.fullmatch(r"/channels/\d+/messages/(\d+)", path)):
             return self._edit(m[1], body)
+        if method == "DELETE" and (m := re.fullmatch(r"/channels/\d+/messages/(\d+)", path)):
+            return web.Response(status=204) if self.delete(m[1]) else error(404)
         if method == "GET" and (m := re.fullmatch(r"/channels/\d+/messages/(\d+)", path)):
             if m[1] not in self.messages and m[1] not in self.user_messages:
                 return error(404)
@@ -325,6 +327,8 @@ class FakeDiscord:
         if m := re.fullmatch(rf"/webhooks/{APP_ID}/([^/]+)/messages/@original", path):
             if method == "PATCH":
                 return self._edit(self._originals[m[1]], body)
+            if self._originals[m[1]] not in self.messages:
+                return error(404)
             return json_response(self.messages[self._originals[m[1]]])
         if method == "POST" and re.fullmatch(rf"/webhooks/{APP_ID}/[^/]+", path):  # follow-up message
             return json_response(self._message(str(CHANNEL_ID), body))
@@ -346,7 +350,14 @@ class FakeDiscord:
         self.messages[message["id"]] = message
         return self._with_reference(message)
 
+    def delete(self, message_id: str) -> bool:
+        """Delete one of the bot's messages, as a moderator would (or the bot itself, via DELETE): later
+        edits of it answer 404 Unknown Message. False if there is no such message."""
+        return self.messages.pop(message_id, None) is not None
+
     def _edit(self, message_id: str, body: dict) -> web.Response:
+        if message_id not in self.messages:
+            return error(404)  # Unknown Message: deleted
         message = self.messages[message_id]
         message["content"] = body.get("content", message["content"])
         if "components" in body:

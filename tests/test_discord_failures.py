@@ -3,6 +3,7 @@ bot goes on serving. The real discord.py client against a fake Discord told to f
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -45,7 +46,7 @@ def test_failed_middle_edits_never_stop_the_text() -> None:
     fake = FakeDiscord()
     # only frames with the cursor fail: a 500 (retried by discord.py, whose retry meets the 503),
     # Discord errors discord.py gives up on, and a connection dropped mid-request
-    failure = fake.fail(f"PATCH {MESSAGE_ROUTE}", 500, 503, 403, 404, DROP,
+    failure = fake.fail(f"PATCH {MESSAGE_ROUTE}", 500, 503, 403, 400, DROP,
                         when=lambda body: body["content"].endswith(CURSOR))
 
     async def scenario(fake: FakeDiscord, bot) -> None:
@@ -54,7 +55,7 @@ def test_failed_middle_edits_never_stop_the_text() -> None:
         assert not failure.answers, "the generation ended before every failure was met"
         assert reply["content"] == render("the queen said", bot.generators["alice"].outputs[0], done=True)
         statuses = [c.status for c in fake.edits(reply["id"], ok_only=False)]
-        assert [s for s in statuses if s != 200] == [500, 503, 403, 404, DROP]
+        assert [s for s in statuses if s != 200] == [500, 503, 403, 400, DROP]
         assert statuses[-1] == 200 and len(fake.posts()) == 1  # the reply itself holds the text
         await answers_normally(fake, bot, index=1)
 
@@ -97,6 +98,32 @@ def test_edits_failing_for_good_end_with_the_text_in_a_new_message(
         assert CURSOR not in bot_messages(fake)[2]["content"]
 
     run_with_bot(scenario, fake=fake, edit_interval=0.1)
+
+
+@pytest.mark.parametrize("how", ["!alice", "/alice"])
+def test_a_reply_deleted_while_it_is_written_ends_its_generation_and_is_not_posted_again(
+        how: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A moderator deletes the reply mid-stream: the next edit meets 404 Unknown Message, the
+    generation stops there, and nothing (no final text, no new message) undoes the deletion."""
+    async def scenario(fake: FakeDiscord, bot) -> None:
+        if how == "!alice":
+            await fake.say("!alice --len 300 the queen said")
+        else:
+            await fake.slash("alice", {"seed": "the queen said", "length": 300})
+        reply = await fake.wait_until(lambda: fake.messages and len(bot.generators["alice"].outputs[0]) > 10
+                                      and next(iter(fake.messages.values())))
+        assert fake.delete(reply["id"])
+        sent = len(fake.bodies())
+        gone = lambda: [r for r in caplog.records if "was deleted while it was being written" in r.getMessage()]  # noqa: E731
+        await fake.wait_until(lambda: gone() or len(fake.bodies()) > sent + 1 and fake.messages)
+        assert gone(), f"the reply came back: {list(fake.messages.values())}"
+        await asyncio.sleep(0.5)  # time enough to post what it would post
+        assert not fake.messages and len(fake.bodies()) == sent + 1  # one edit met the 404; nothing after it
+        assert len(bot.generators["alice"].outputs[0]) < 300  # the generation ended early
+        assert not reply_errors(caplog)
+        await answers_normally(fake, bot, index=0)
+
+    run_with_bot(scenario, delay=0.02, edit_interval=0.1, max_length=300)
 
 
 def test_a_failed_generation_ends_with_a_note_and_an_apology() -> None:

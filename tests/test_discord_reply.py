@@ -66,9 +66,10 @@ def test_rate_limited_edits_slow_down_and_keep_the_final_text() -> None:
     run_with_bot(scenario, fake=fake, delay=0.01, edit_interval=interval)
 
 
-def test_a_deleted_reply_gets_its_final_text_as_a_new_message() -> None:
+def test_a_reply_no_longer_ours_to_edit_gets_its_final_text_as_a_new_message() -> None:
+    """(A reply someone deleted is not posted again: see test_discord_failures.)"""
     fake = FakeDiscord()
-    fake.fail(f"PATCH {MESSAGE_ROUTE}", *[404] * 50)  # Unknown Message
+    fake.fail(f"PATCH {MESSAGE_ROUTE}", *[403] * 50)  # Missing Permissions
 
     async def scenario(fake: FakeDiscord, bot) -> None:
         await fake.say("!alice --len 40 Curiouser")

@@ -74,6 +74,16 @@ def test_pipe_mode_prints_one_generation_per_line(tmp_path, generator):
     assert proc.stdout == "".join(expected)  # the blank line is skipped; no prompt, no decoration
 
 
+def test_bytes_that_are_not_utf8_are_replaced_not_a_traceback(tmp_path):
+    """Under a strict UTF-8 locale, 0xff 0xfe in a piped line and in --seed become U+FFFD."""
+    env = clean_env(PYTHONIOENCODING="utf-8:strict")
+    for args, stdin in ([], b"alice \xff\xfe was\n"), ([b"--seed", b"alice \xff\xfe was"], None):
+        proc = subprocess.run([sys.executable, "-m", "bot", "--len", "30", "--echo", "--rng-seed", "1", *args],
+                              input=stdin, capture_output=True, cwd=tmp_path, env=env, timeout=60)
+        assert proc.returncode == 0 and proc.stderr == b"", proc.stderr.decode(errors="replace")[-300:]
+        assert proc.stdout.decode("utf-8").startswith("alice \ufffd\ufffd was")
+
+
 def test_settings_come_from_dotenv_and_the_command_line_wins(tmp_path, monkeypatch):
     for name in os.environ:
         if name.startswith("ALICE_"):

@@ -15,9 +15,10 @@ import pytest
 import torch
 
 from engine import Generator
+from engine.costs import recorded_costs
 from engine.model import CharLSTM, ModelConfig
-from engine.modelfolder import load_model_folder, save_model_folder
-from engine.precision import QUALITY_BOUND, choose_precision, recorded_costs
+from engine.modelfolder import BUNDLED_MODEL, WEIGHTS, load_model_folder, save_model_folder
+from engine.precision import QUALITY_BOUND, choose_precision
 from engine.sampling import Sampling
 from engine.steps import PrecisionError
 from engine.steps.bf16 import Bf16Step
@@ -207,14 +208,16 @@ def with_costs(small: Path, tmp_path: Path, costs: dict) -> Path:
 def test_auto_offers_only_precisions_measured_within_the_bound(small, tmp_path):
     if unavailable("int8", CPU):
         pytest.skip(f"int8: {unavailable('int8', CPU)}")
-    model = load_model_folder(small).model
-    unmeasured = choose_precision(model, "auto", {})[1]
+    loaded = load_model_folder(small)
+    model, sha = loaded.model, loaded.weights_sha256
+    unmeasured = choose_precision(model, "auto", {}, sha)[1]
     assert "int8: its cost is not measured" in unmeasured.reason and unmeasured.precision == "fp32"
-    too_costly = {"int8": {"book": {"cost": 0.02}, "other": {"cost": 0.001}}}
-    costly = choose_precision(model, "auto", {"metrics": {"precision": too_costly}})[1]
+    too_costly = {"int8": {"book": {"cost": 0.02, "weights_sha256": sha},
+                           "other": {"cost": 0.001, "weights_sha256": sha}}}
+    costly = choose_precision(model, "auto", {"metrics": {"precision": too_costly}}, sha)[1]
     assert costly.precision == "fp32" and "int8: costs +0.0200" in costly.reason
-    cheap = {"int8": {"book": {"cost": 0.003}}}
-    chosen = choose_precision(model, "auto", {"metrics": {"precision": cheap}})[1]
+    cheap = {"int8": {"book": {"cost": 0.003, "weights_sha256": sha}}}
+    chosen = choose_precision(model, "auto", {"metrics": {"precision": cheap}}, sha)[1]
     assert "measured at load" in chosen.reason and "int8" in chosen.reason  # both were timed
     assert chosen.precision in ("fp32", "int8")
     with Generator(with_costs(small, tmp_path, cheap)) as gen:
@@ -261,11 +264,43 @@ def test_eval_scores_a_precision_and_records_its_cost_for_auto(small, tmp_path):
                           "--record"], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "bpc in int8:" in run.stdout and "against fp32" in run.stdout
-    costs = recorded_costs(json.loads((folder / "config.json").read_text()), "int8")
+    costs = recorded_costs(json.loads((folder / "config.json").read_text()), "int8",
+                           load_model_folder(folder).weights_sha256).costs
     assert set(costs) == {"book.txt"} and abs(costs["book.txt"]) <= QUALITY_BOUND
     bad = subprocess.run([sys.executable, "-m", "train.eval", str(folder), str(book), "--precision", "fp8"],
                          capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert bad.returncode == 2 and "invalid choice: 'fp8'" in bad.stderr
+
+
+def test_a_cost_measured_on_other_weights_does_not_count_until_it_is_measured_again(tmp_path):
+    """One embedding row scaled, the old int8 cost left in place: auto no longer offers int8 and says
+    why; `train.eval --precision int8 --record` measures it on these weights and auto offers it again."""
+    if unavailable("int8", CPU):
+        pytest.skip(f"int8: {unavailable('int8', CPU)}")
+    folder = tmp_path / "alice"
+    shutil.copytree(BUNDLED_MODEL, folder)
+    bundled = load_model_folder(folder)
+    assert recorded_costs(bundled.config, "int8", bundled.weights_sha256).costs  # the bundled costs are bound
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(str(folder / WEIGHTS))
+    weights["embed.weight"][bundled.vocab.char_id("e")] *= 1.5
+    save_file(weights, str(folder / WEIGHTS), metadata={"format_version": "1"})
+    with Generator(folder, device="cpu") as gen:
+        choice = gen.precision
+    assert choice.precision == "fp32"
+    assert ("int8: its recorded cost (wonderland-tail.txt, lookingglass.txt) was measured on other weights than "
+            "this model.safetensors; python -m train.eval MODEL FILE --precision int8 --record") in choice.reason
+    book = tmp_path / "book.txt"
+    book.write_text(TEXT * 4, encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "train.eval", str(folder), str(book), "--precision", "int8",
+                          "--record", "--device", "cpu"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert run.returncode == 0, run.stderr
+    config = json.loads((folder / "config.json").read_text())
+    assert set(config["metrics"]["precision"]["int8"]) == {"book.txt"}  # the stale costs went
+    with Generator(folder, device="cpu") as gen:
+        reason = gen.precision.reason
+    assert "other weights" not in reason and "int8" in reason.split("measured at load")[1]  # offered and timed
 
 
 def test_the_terminal_names_the_precision_and_refuses_one_it_cannot_run(tmp_path):

@@ -123,6 +123,26 @@ def test_save_writes_the_story_and_a_bad_path_is_one_line(tmp_path: Path):
     assert said(out) == "/save needs a file name\n"
 
 
+def test_save_never_clobbers_a_file_and_never_writes_an_empty_story(tmp_path: Path):
+    repl, out, _ = make_repl()
+    kept = tmp_path / "kept.txt"
+    kept.write_text("a story worth keeping\n")
+    repl.handle_line(f"/save {kept}")
+    assert said(out) == f"/save {kept}: nothing to save, the story is empty (the file is untouched)\n"
+    repl.handle_line(f"/save! {kept}")
+    assert said(out).count("\n") == 1 and kept.read_text() == "a story worth keeping\n"
+    repl.handle_line(f"/save {tmp_path / 'empty.txt'}")
+    assert not (tmp_path / "empty.txt").exists()
+    repl.handle_line("alice was")
+    said(out)
+    repl.handle_line(f"/save {kept}")
+    assert said(out) == f"/save {kept}: {kept} already exists; /save! {kept} overwrites it\n"
+    assert kept.read_text() == "a story worth keeping\n"
+    repl.handle_line(f"/save! {kept}")
+    assert said(out) == f"saved the story (16 characters) to {kept}\n"
+    assert kept.read_text() == "alice was part1.\n"
+
+
 def test_exact_switches_between_exact_and_natural_lengths():
     repl, out, model = make_repl()
     repl.handle_line("alice")
@@ -189,3 +209,62 @@ def test_real_terminal_story_turns(tmp_path: Path):
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
+
+
+def test_real_terminal_save_refuses_to_clobber(tmp_path: Path):
+    pexpect = pytest.importorskip("pexpect")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALICE_", "DISCORD_"))}
+    env.update(PROMPT_TOOLKIT_NO_CPR="1", ALICE_HISTORY=str(tmp_path / "history"), PYTHONPATH=str(ROOT), TERM="xterm")
+    kept = tmp_path / "kept.txt"
+    kept.write_text("a story worth keeping\n")
+    child = pexpect.spawn(sys.executable, ["-m", "bot", "--len", "20", "--device", "cpu"],
+                          cwd=str(tmp_path), env=env, encoding="utf-8", timeout=60, dimensions=(24, 200))
+
+    def command(keys: str, answer: str) -> None:
+        child.send(keys)
+        child.expect_exact(answer)
+        child.expect_exact(PROMPT.strip())
+
+    try:
+        child.expect_exact(PROMPT.strip())
+        command("/save kept.txt\r", "nothing to save, the story is empty")
+        command("/save! kept.txt\r", "nothing to save, the story is empty")
+        assert kept.read_text() == "a story worth keeping\n"
+        child.send("alice was\r")
+        child.expect_exact("\r\n\r\n")
+        child.expect_exact(PROMPT.strip())
+        command("/save kept.txt\r", "already exists; /save! kept.txt overwrites it")
+        assert kept.read_text() == "a story worth keeping\n"
+        command("/save! kept.txt\r", "saved the story")
+        assert kept.read_text().startswith("alice was")
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+
+
+def test_real_terminal_takes_bytes_that_are_not_utf8(tmp_path: Path):
+    """0xff 0xfe typed under a strict UTF-8 locale become U+FFFD: the story goes on, /show and /save work."""
+    pexpect = pytest.importorskip("pexpect")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALICE_", "DISCORD_"))}
+    env.update(PROMPT_TOOLKIT_NO_CPR="1", ALICE_HISTORY=str(tmp_path / "history"), PYTHONPATH=str(ROOT), TERM="xterm",
+               PYTHONIOENCODING="utf-8:strict")
+    child = pexpect.spawn(sys.executable, ["-m", "bot", "--len", "20", "--device", "cpu"],
+                          cwd=str(tmp_path), env=env, encoding="utf-8", codec_errors="replace", timeout=60,
+                          dimensions=(24, 200))
+    try:
+        child.expect_exact(PROMPT.strip())
+        os.write(child.child_fd, b"alice \xff\xfe was\r")  # send() would encode it
+        child.expect_exact("\r\n\r\n")
+        child.expect_exact(PROMPT.strip())
+        child.send("/save story.txt\r")
+        child.expect_exact("saved the story")
+        child.expect_exact(PROMPT.strip())
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+        assert "Error" not in child.before
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    assert (tmp_path / "story.txt").read_text(encoding="utf-8").startswith("alice \ufffd\ufffd was")

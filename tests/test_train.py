@@ -97,6 +97,7 @@ def test_export_load_round_trip_gives_the_same_predictions(tmp_path):
         cost = cfg["metrics"]["precision"]["int8"]["held-out tail"]
         assert cost["chars"] > 1000 and abs(cost["cost"]) <= QUALITY_BOUND
         assert abs(cost["cost"] - (cost["bpc"] - cost["fp32_bpc"])) <= 0.00011  # each rounded to 4 places
+        assert cost["weights_sha256"] == loaded.weights_sha256  # bound to the weights it was measured on
 
 
 def _wait_for(path: Path, timeout: float = 120) -> None:

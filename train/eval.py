@@ -3,7 +3,8 @@
 The text is cleaned exactly as training text is (decoding, Gutenberg header/footer, case);
 characters the model never saw are scored through its unknown-character policy, never a crash.
 With `--precision P` the model is also scored in generation precision P (see engine/steps/)
-beside fp32, and the difference is its cost; `--record` stores it, which is what lets `auto` use P.
+beside fp32, and the difference is its cost; `--record` stores it, bound to the sha256 of the weights
+it was measured on (engine/costs.py), which is what lets `auto` use P with those weights.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def read_for_scoring(model_dir: Path, spec: str, device: str = "cpu") -> tuple[L
     from train.data import encode_to_array
 
     loaded = load_model_folder(model_dir, device)
+    _ = loaded.weights_sha256  # digested now, beside the weights just read: a cost recorded later names them
     book = read_book(spec, lowercase=loaded.vocab.lowercase, min_chars=2)
     return loaded, encode_to_array(book.text, loaded.vocab).astype(np.int64), book
 
@@ -59,21 +61,6 @@ def score_ids(model, ids, precision: str = "fp32", streams: int | None = None) -
     streams = min(streams, max(1, (len(ids) - 1) // 256)) if streams else None  # rows of 256+ characters
     with torch.inference_mode():
         return evaluate(model, ids, device, amp=False, forward=forward, streams=streams) / math.log(2)
-
-
-def record_precision(model_dir: Path, text_name: str, precision: str, bpc: float, fp32_bpc: float,
-                     scored: int, command: str) -> None:
-    """Store precision's cost against fp32 on one text in config.json (metrics.precision.<P>.<text>)."""
-    import json
-
-    from engine.modelfolder import write_atomic
-
-    path = Path(model_dir) / "config.json"
-    config = json.loads(path.read_text(encoding="utf-8"))
-    costs = config.setdefault("metrics", {}).setdefault("precision", {}).setdefault(precision, {})
-    costs[text_name] = {"cost": round(bpc - fp32_bpc, 4), "bpc": round(bpc, 4), "fp32_bpc": round(fp32_bpc, 4),
-                        "chars": scored, "command": command}
-    write_atomic(path, json.dumps(config, ensure_ascii=False, indent=2).encode())
 
 
 def record_score(model_dir: Path, book: Book, bpc: float, scored: int, argv: list[str]) -> None:
@@ -99,12 +86,14 @@ def measure_precisions(model_dir: Path, ids, say) -> None:
     this machine runs, and record each cost (so `auto` may choose a precision within the bound)."""
     import numpy as np
 
+    from engine.costs import record_cost
     from engine.modelfolder import load_model_folder
     from engine.precision import QUALITY_BOUND
     from engine.steps import PRECISIONS
     from engine.steps.build import unavailable
 
     loaded = load_model_folder(model_dir, "auto")
+    weights_sha256 = loaded.weights_sha256  # the weights just read, whatever happens to the file meanwhile
     reduced = [p for p in PRECISIONS[1:] if unavailable(p, loaded.device) is None]
     ids = np.asarray(ids[-MEASURE_CHARS:], dtype=np.int64)
     if not reduced or len(ids) < 2:
@@ -112,7 +101,8 @@ def measure_precisions(model_dir: Path, ids, say) -> None:
     fp32 = score_ids(loaded.model, ids, streams=COMPARE_STREAMS)
     for precision in reduced:
         bpc = score_ids(loaded.model, ids, precision, COMPARE_STREAMS)
-        record_precision(model_dir, HELD_OUT, precision, bpc, fp32, len(ids) - 1, "python -m train (end of training)")
+        record_cost(model_dir, HELD_OUT, precision, bpc, fp32, len(ids) - 1, "python -m train (end of training)",
+                    weights_sha256)
         verdict = "auto may run it" if bpc - fp32 <= QUALITY_BOUND else f"over {QUALITY_BOUND}: auto will not run it"
         say(f"precision: {precision} costs {bpc - fp32:+.4f} bits/char on the held-out tail ({verdict})")
 
@@ -149,8 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.record:
         record_score(args.model_dir, book, bpc, scored, words)
         if args.precision != "fp32":
-            record_precision(args.model_dir, book.name, args.precision, reduced, fp32_rows, scored,
-                             "python -m train.eval " + shlex.join(words))
+            from engine.costs import record_cost
+
+            record_cost(args.model_dir, book.name, args.precision, reduced, fp32_rows, scored,
+                        "python -m train.eval " + shlex.join(words), loaded.weights_sha256)
     from engine.modelfolder import read_model_info, recorded_base
 
     base = recorded_base(read_model_info(args.model_dir)[1])

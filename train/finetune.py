@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from engine.lexicon import Lexicon
-from engine.modelfolder import WEIGHTS, load_model_folder
+from engine.modelfolder import WEIGHTS, load_model_folder, read_lexicon
 from engine.vocab import UNKNOWN_CHAR, Vocab
 from train.settings import SCRATCH
 
@@ -54,7 +54,8 @@ def load_base(name: str) -> Base | None:
     loaded = load_model_folder(name)
     weights = {k: v.detach().clone() for k, v in loaded.model.state_dict().items()}
     digest = hashlib.sha256((loaded.path / WEIGHTS).read_bytes()).hexdigest()
-    return Base(loaded.path, loaded.vocab, loaded.config, weights, digest, loaded.lexicon)
+    lexicon = loaded.lexicon if not loaded.lexicon_note else read_lexicon(loaded.path)  # too big to guide: kept
+    return Base(loaded.path, loaded.vocab, loaded.config, weights, digest, lexicon)
 
 
 def extend_vocab(base: Vocab, counts: Mapping[str, int], min_count: int) -> tuple[Vocab, list[str]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from engine.modelfolder import FORMAT_VERSION, WEIGHTS, ModelFolderError, resolve_model_dir
+from engine.modelfolder import FORMAT_VERSION, WEIGHTS, ModelFolderError, read_model_info, resolve_model_dir
 from train.gutenberg import CorpusError
 
 
@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{folder / WEIGHTS}: {size_before:,} -> {size_after:,} bytes")
     for text, old, new in zip(args.texts, before, after, strict=True):
         print(f"{text}: {old:.4f} -> {new:.4f} bits/char ({new - old:+.4f})")
+    measured = sorted((read_model_info(folder)[1].get("metrics") or {}).get("precision") or {})
+    if measured:  # bound to the old file's sha256 (engine/costs.py)
+        print(f"precision costs recorded on the old weights ({', '.join(measured)}) no longer count: "
+              f"python -m train.eval {args.model_dir} FILE --precision P --record measures them again")
     return 0
 
 
