@@ -3,15 +3,16 @@
 
 For one model (default: the bundled alice), 20 seeds x 1,000 characters at the default settings
 (a length target that ends at a sentence end, as the bot writes), for plain sampling and for best-of-K
-with K = 2, 4, 8, 16 and the engine's default K, and for the books themselves (Wonderland's held-out
+with K = 2, 4, 8, 16 and the product's default K (ALICE_BEST_OF), and for the books themselves (Wonderland's held-out
 tail, cut as bench/quality.py cuts it, and Through the Looking-Glass):
 - full parse: the share of sentences of 4-30 words that CMU's link grammar parser links completely,
   no word left out (bench/linkjudge.py; a bench dependency only: Debian `apt-get install
   python3-link-grammar`);
 - distinct word pairs: distinct bigrams / bigrams in the first 2,500 words written (lower is more
   repetitive);
-- mean sentence length in words, the share of sentences over 30 words (not judged), and the share of
-  continuations that end at a sentence end;
+- mean sentence length in words, the share of sentences over 30 words (not judged), the share of all
+  sentences of 4 or more words linked (those over 30 counted as not: run-ons are not sense either),
+  and the share of continuations that end at a sentence end;
 - chars/s of one stream and of 16 concurrent streams, and the delay to the first character after a
   short seed (median of a few).
 
@@ -19,16 +20,12 @@ Sentences: see `split_sentences`. The models write lowercase, and the parser doe
 names ("alice said nothing." fails, "Alice said nothing." links), so before judging, every sentence
 (the books' too, read lowercased as the models are trained) is re-cased the same way: its first letter,
 and the words the two books mostly spell capitalized (Alice, I, Queen, ...), and quotation marks dropped: see `Recaser`.
-
-Best-of-K goes through `make_generator` / `write` alone: the only place that knows how the engine
-takes the setting. Until the Generator has a `best_of` option the K > 1 rows print n/a.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import json
 import math
 import os
@@ -73,7 +70,7 @@ _QUOTES = re.compile("[“”‘’\"_]")  # quotation marks (the parser links "
 ABBREVIATIONS = {"mr", "mrs", "dr", "st", "messrs", "mme", "mlle", "esq", "vs", "etc", "viz", "no"}
 
 
-# ----- the adapter: the one place that knows how the engine takes best_of ----------------------
+# ----- the writer: the engine at one K ---------------------------------------------------------
 
 @dataclass
 class Writer:
@@ -81,32 +78,16 @@ class Writer:
     options: dict = field(default_factory=dict)  # extra keyword arguments of every stream
 
 
-def best_of_parameter() -> str | None:
-    """Where the engine takes `best_of`: "init" (Generator(...)), "stream" (each stream), or None."""
-    if "best_of" in inspect.signature(Generator.__init__).parameters:
-        return "init"
-    if "best_of" in inspect.signature(Generator.stream).parameters:
-        return "stream"
-    return None
+def default_best_of() -> int:
+    """The product's default K (bot/settings.py, ALICE_BEST_OF)."""
+    from bot.settings import Settings
+
+    return Settings().best_of
 
 
-def default_best_of() -> int | None:
-    """The engine's default K, where it names one (engine.generator.DEFAULT_BEST_OF)."""
-    import engine.generator
-
-    return getattr(engine.generator, "DEFAULT_BEST_OF", None)
-
-
-def make_generator(model: str, best_of: int) -> Writer | None:
-    """A writer at `best_of` K (1 = plain sampling); None when the engine cannot do K > 1."""
-    where = best_of_parameter()
-    if best_of == 1 and where is None:
-        return Writer(Generator(model))
-    if where == "init":
-        return Writer(Generator(model, best_of=best_of))
-    if where == "stream":
-        return Writer(Generator(model), {"best_of": best_of})
-    return None
+def make_generator(model: str, best_of: int) -> Writer:
+    """A writer at `best_of` K (1 = plain sampling)."""
+    return Writer(Generator(model), {"best_of": best_of})
 
 
 def write(writer: Writer, seed: str, chars: int, rng_seed: int) -> str:
@@ -205,6 +186,7 @@ class Figures:
     pairs: float  # distinct bigrams / bigrams in the first PAIR_WORDS words
     sentence_words: float  # mean words per terminated sentence
     long: float  # share of terminated sentences over MAX_WORDS words (not judged)
+    linked: float  # share of terminated sentences of MIN_WORDS or more linked (those over MAX_WORDS count as not)
     endings: float | None  # share of texts ending at a sentence end (continuations only)
     verdicts: list[tuple[str, bool]] = field(default_factory=list, repr=False)  # each judged sentence as parsed
 
@@ -229,6 +211,7 @@ def figures(texts: list[str], seeds: list[str], recase: Recaser, python: str, en
     return Figures(sum(full) / max(1, len(full)), len(full), timeouts, len(set(pairs)) / max(1, len(pairs)),
                    statistics.fmean(lengths) if lengths else math.nan,
                    sum(n > MAX_WORDS for n in lengths) / max(1, len(lengths)),
+                   sum(full) / max(1, sum(n >= MIN_WORDS for n in lengths)),
                    sum(map(ends_sentence, texts)) / len(texts) if endings else None,
                    list(zip(judged, full, strict=True)))
 
@@ -276,7 +259,8 @@ def load_average() -> str:
 
 
 HEADER = (f"{'text':<28} {'full parse':>10} {'judged':>6} {'pairs':>6} {'sent. words':>11} {'> 30':>5} "
-          f"{'end share':>9} {'1 stream c/s':>12} {'16 streams c/s':>14} {'first char ms':>13} {'s':>5}")
+          f"{'4+ linked':>9} {'end share':>9} {'1 stream c/s':>12} {'16 streams c/s':>14} {'first char ms':>13} "
+          f"{'s':>5}")
 
 
 def row(label: str, f: Figures, speeds: tuple[float, float, float] | None, seconds: float) -> str:
@@ -284,7 +268,7 @@ def row(label: str, f: Figures, speeds: tuple[float, float, float] | None, secon
     speed = "{:>12.0f} {:>14.0f} {:>13.1f}".format(*speeds) if speeds else f"{'-':>12} {'-':>14} {'-':>13}"
     timeouts = f" ({f.timeouts} timed out)" if f.timeouts else ""
     return (f"{label:<28} {f.full_parse:>10.1%} {f.judged:>6} {f.pairs:>6.3f} {f.sentence_words:>11.1f} "
-            f"{f.long:>5.0%} {endings:>9} {speed} {seconds:>5.0f}{timeouts}")
+            f"{f.long:>5.0%} {f.linked:>9.1%} {endings:>9} {speed} {seconds:>5.0f}{timeouts}")
 
 
 def main() -> int:
@@ -325,14 +309,11 @@ def main() -> int:
             print(row(label, f, None, time.perf_counter() - started), flush=True)
     default = default_best_of()
     ks = [1, *(int(k) for k in args.ks.split(",") if k.strip())]
-    labels = [(k, "plain (K=1)" if k == 1 else f"best of {k}") for k in ks]
-    if default is not None:
-        labels.append((default, f"default (K={default})"))
+    if default not in ks:
+        ks.append(default)
+    labels = [(k, ("plain (K=1)" if k == 1 else f"best of {k}") + (" (default)" if k == default else "")) for k in ks]
     for k, label in labels:
         writer = make_generator(args.model, k)
-        if writer is None:
-            print(f"{label:<28} n/a (best_of not available)", flush=True)
-            continue
         with writer.generator:
             started = time.perf_counter()
             texts = [write(writer, seed, args.chars, rng_seed) for rng_seed, seed in enumerate(SEEDS, start=1)]

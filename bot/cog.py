@@ -10,7 +10,7 @@ import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Literal
 
@@ -35,39 +35,50 @@ BUILTIN_COMMANDS = frozenset({MAIN_MODEL, "models", "sync", "help"})
 MAX_USER_TEMPERATURE = 2.0
 TYPING_EVERY = 8.0  # seconds; Discord shows "typing…" for about 10 s after each request
 # `--temp 0.5`, `--len=400`, `--words free`; phones often turn `--` into an em dash, so that counts too
-_OPTION = re.compile(r"(?:--|\u2014)(temp|temperature|len|length|words)(?:=|\s+)(\S+)(?:\s+|$)")
+_OPTION = re.compile(r"(?:--|\u2014)(temp|temperature|len|length|words|best)(?:=|\s+)(\S+)(?:\s+|$)")
+MAX_USER_BEST_OF = 16  # candidates per sentence a Discord user may ask for (each is a row of the shared batch)
 DESCRIBE = {
     "seed": "text to continue; empty = start a new paragraph",
     "temperature": f"0 = always the likeliest letter, up to {MAX_USER_TEMPERATURE:g} = wild",
     "length": "how many characters to write",
     "words": "lexicon = only words the book (and the library) use; free = any spelling",
+    "best": f"write each sentence as the best of this many (1 = plain sampling, up to {MAX_USER_BEST_OF})",
 }
 
 
-def parse_options(text: str) -> tuple[str, float | None, int | None, str | None]:
-    """Split `--temp X --len N --words W seed...` into (seed, temperature, length, words); absent
-    options are None."""
+@dataclass
+class Asked:
+    """What a command asked for: its seed and the options written before it (None: not given)."""
+
+    seed: str
     temperature: float | None = None
     length: int | None = None
     words: str | None = None
-    rest = text.lstrip()
-    while match := _OPTION.match(rest):
+    best: int | None = None
+
+
+def parse_options(text: str) -> Asked:
+    """Split `--temp X --len N --words W --best K seed...` into the seed and the options given."""
+    asked = Asked(text.lstrip())
+    while match := _OPTION.match(asked.seed):
         name, value = match.groups()
+        asked.seed = asked.seed[match.end():]
         if name == "words":
             if value.lower() not in WORDS:
                 raise commands.BadArgument(f"--words must be lexicon or free, not {plain(value)}.")
-            words = value.lower()
-            rest = rest[match.end():]
+            asked.words = value.lower()
             continue
         try:
             if name.startswith("temp"):
-                temperature = float(value)
+                asked.temperature = float(value)
+            elif name == "best":
+                asked.best = int(value)
             else:
-                length = int(value)
+                asked.length = int(value)
         except ValueError:
-            raise commands.BadArgument(f"--{name} needs a number, not {plain(value)}.") from None
-        rest = rest[match.end():]
-    return rest, temperature, length, words
+            raise commands.BadArgument(f"--{name} needs a {'number' if name.startswith('temp') else 'whole number'}, "
+                                       f"not {plain(value)}.") from None
+    return asked
 
 
 async def keep_typing(channel: discord.abc.Messageable) -> None:
@@ -106,9 +117,10 @@ class AliceCog(commands.Cog, name="Alice"):
     @commands.hybrid_command(name=MAIN_MODEL, description="Continue your text in the voice of the book")
     @app_commands.describe(**DESCRIBE)
     async def alice(self, ctx: commands.Context, *, seed: str = "", temperature: float | None = None,
-                    length: int | None = None, words: Literal["lexicon", "free"] | None = None) -> None:
-        """Continue your text in the book's voice: !alice --temp 0.5 --len 400 --words free <seed>"""
-        await self.write(ctx, MAIN_MODEL, seed, temperature, length, words)
+                    length: int | None = None, words: Literal["lexicon", "free"] | None = None,
+                    best: int | None = None) -> None:
+        """Continue your text in the book's voice: !alice --temp 0.5 --len 400 --words free --best 4 <seed>"""
+        await self.write(ctx, MAIN_MODEL, Asked(seed, temperature, length, words, best))
 
     @commands.hybrid_command(name="models")
     async def models(self, ctx: commands.Context) -> None:
@@ -125,11 +137,13 @@ class AliceCog(commands.Cog, name="Alice"):
         names = ", ".join(f"/{command.name}" for command in synced)
         await ctx.send(f"Synced {len(synced)} slash commands: {names}", allowed_mentions=NO_MENTIONS)
 
-    async def write(self, ctx: commands.Context, model: str, seed: str, temperature: float | None,
-                    length: int | None, words: str | None = None) -> None:
-        """Reply at once, then stream the model's continuation of `seed` into the reply."""
+    async def write(self, ctx: commands.Context, model: str, asked: Asked) -> None:
+        """Reply at once, then stream the model's continuation of the seed into the reply."""
         if ctx.interaction is None:  # text command: options are written inside the message
-            seed, temperature, length, words = parse_options(seed)
+            asked = parse_options(asked.seed)
+        seed, temperature, length = asked.seed, asked.temperature, asked.length
+        if asked.best is not None and not 1 <= asked.best <= MAX_USER_BEST_OF:
+            raise commands.BadArgument(f"Best must be a whole number from 1 to {MAX_USER_BEST_OF}.")
         if temperature is not None and not 0 <= temperature <= MAX_USER_TEMPERATURE:
             raise commands.BadArgument(f"Temperature must be between 0 and {MAX_USER_TEMPERATURE:g}.")
         if length is not None and not 1 <= length <= self.settings.max_length:
@@ -137,7 +151,8 @@ class AliceCog(commands.Cog, name="Alice"):
         temperature = self.settings.temperature if temperature is None else temperature
         length = self.settings.length if length is None else length
         default = self.teller.sampling
-        sampling = replace(default, temperature=temperature, words=words or default.words)
+        sampling = replace(default, temperature=temperature, words=asked.words or default.words,
+                           best_of=asked.best or default.best_of)
         server = ctx.guild.id if ctx.guild else ctx.channel.id
         with self.teller.gate.slot(ctx.author.id, server):
             message = await ctx.reply(render(seed, "", False), view=writing_view(model), allowed_mentions=NO_MENTIONS,
@@ -200,7 +215,7 @@ class AliceCog(commands.Cog, name="Alice"):
 def make_teller(me: int, settings: Settings, generators: dict[str, Generator]) -> Teller:
     """The Teller of the bot whose user id is `me` (known once it has logged in): its stories are
     read back out of the messages, a command's seed being its text without the options."""
-    chains = Chains(me, settings.command_prefix, settings.max_seed_chars, lambda text: parse_options(text)[0])
+    chains = Chains(me, settings.command_prefix, settings.max_seed_chars, lambda text: parse_options(text).seed)
     return Teller(generators, Gate(settings.cooldown, settings.guild_concurrency), settings, chains)
 
 
@@ -209,11 +224,12 @@ def model_command(cog: AliceCog, name: str) -> commands.HybridCommand:
 
     @app_commands.describe(**DESCRIBE)
     async def write(ctx: commands.Context, *, seed: str = "", temperature: float | None = None,
-                    length: int | None = None, words: Literal["lexicon", "free"] | None = None) -> None:
-        await cog.write(ctx, name, seed, temperature, length, words)
+                    length: int | None = None, words: Literal["lexicon", "free"] | None = None,
+                    best: int | None = None) -> None:
+        await cog.write(ctx, name, Asked(seed, temperature, length, words, best))
 
     book = corpus_name(cog.generators[name].loaded.config)
     prefix = cog.settings.command_prefix
     description = f"Continue your text in the voice of {book}"[:100]
-    help_text = f"{description}: {prefix}{name} --temp 0.5 --len 400 --words free <seed>"
+    help_text = f"{description}: {prefix}{name} --temp 0.5 --len 400 --words free --best 4 <seed>"
     return commands.HybridCommand(write, name=name, help=help_text, description=description)

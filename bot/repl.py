@@ -33,6 +33,7 @@ COMMANDS = {  # name: (argument, what it does); /help prints this table
     "greedy": ("on|off", "always take the likeliest character (on), or sample again (off)"),
     "seed": ("N|off", "random seed: the same seed text then gives the same output; off = random"),
     "words": ("lexicon|free", "write only words of the model's lexicon (lexicon), or spell freely (free)"),
+    "best": ("K", "write each sentence as the best of K the model scores (1 = plain sampling)"),
     "model": ("PATH", "load another model folder"),
     "info": ("", "the model: name, corpus, vocabulary, validation bits/char, parameters"),
     "quit": ("", "leave (Ctrl-D does the same)"),
@@ -191,6 +192,18 @@ class Repl:
             return
         self.say(f"words = {self.settings.words}")
 
+    def _cmd_best(self, arg: str) -> None:
+        if not arg:
+            self.say(f"best of {self.settings.best_of}")
+            return
+        try:
+            self.settings = self.settings.with_overrides(best_of=int(arg))
+        except (ValueError, SettingsError) as exc:
+            rule = exc.rule if isinstance(exc, SettingsError) else "must be a whole number from 1 to 64"
+            self.say(f"/best {arg}: {rule}")
+            return
+        self.say(f"best of {self.settings.best_of}" + (" (plain sampling)" if self.settings.best_of == 1 else ""))
+
     def _cmd_model(self, arg: str) -> None:
         if not arg:
             self.say("/model needs the path of a model folder")
@@ -223,6 +236,7 @@ class Repl:
             f"top-k {s.top_k or 'off'}",
             f"top-p {s.top_p:g}",
             f"words {s.words}",
+            f"best of {s.best_of}",
             f"seed {self.rng_seed if self.rng_seed is not None else 'random'}",
             "/help",
         ]

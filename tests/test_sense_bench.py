@@ -51,21 +51,15 @@ def test_recasing_gives_the_books_capitals_and_drops_quotation_marks():
     assert recase("_very_ well, the cat said.") == "Very well, the cat said."
 
 
-def test_without_a_best_of_setting_only_plain_sampling_is_written(monkeypatch):
-    if sense.best_of_parameter() is None:
-        assert sense.make_generator("alice", 4) is None
-    calls = []
+def test_the_bench_writes_at_each_k_and_names_the_products_default():
+    from bot.settings import Settings
 
-    class WithBestOf:
-        def __init__(self, model=None, best_of=1):
-            calls.append(best_of)
-
-        def stream(self, seed="", length=400):
-            pass
-
-    monkeypatch.setattr(sense, "Generator", WithBestOf)
-    assert sense.best_of_parameter() == "init"
-    assert sense.make_generator("alice", 8).options == {} and calls == [8]
+    assert sense.default_best_of() == Settings().best_of
+    writer = sense.make_generator("alice", 3)
+    with writer.generator:
+        assert writer.options == {"best_of": 3}
+        text = sense.write(writer, "the queen said", 120, rng_seed=1)
+    assert sense.ends_sentence(text) and len(text) <= 150
 
 
 @needs_judge
