@@ -21,6 +21,7 @@ from fake_discord import (
 )
 
 from bot.reply import render
+from bot.settings import Settings
 from engine import BUNDLED_MODEL
 
 
@@ -51,10 +52,25 @@ def test_options_set_temperature_and_length() -> None:
     run_with_bot(scenario, exact=True)  # exactly --len characters (natural endings: tests/test_discord_stories.py)
 
 
+def test_best_sets_how_many_candidates_each_sentence_is_kept_from() -> None:
+    async def scenario(fake: FakeDiscord, bot) -> None:
+        await fake.say("!alice --best 2 --len 60 The Queen")
+        await finished_reply(fake)
+        request = bot.generators["alice"].requests[0]
+        assert request["seed"] == "The Queen" and request["sampling"].best_of == 2
+        await fake.say("!alice --len 60 The King", author_id=OTHER_USER_ID)
+        await fake.wait_until(lambda: len(bot.generators["alice"].requests) > 1)
+        assert bot.generators["alice"].requests[1]["sampling"].best_of == Settings().best_of  # ALICE_BEST_OF
+
+    run_with_bot(scenario)
+
+
 @pytest.mark.parametrize("options, answer", [
     ("--temp hot", "--temp needs a number"),
     ("--temp 5", "Temperature must be between 0 and 2"),
     ("--len 0", "Length must be between 1 and 1500"),
+    ("--best 17", "Best must be a whole number from 1 to 16"),
+    ("--best two", "--best needs a whole number"),
 ])
 def test_bad_options_are_answered_in_plain_words(options: str, answer: str) -> None:
     async def scenario(fake: FakeDiscord, bot) -> None:
@@ -177,7 +193,7 @@ def test_sync_is_explicit_and_owner_only(models_dir: Path) -> None:
         put = (await fake.wait_until(lambda: fake.requests("PUT", sync_route)))[0]
         assert {command["name"] for command in put.body} == {"alice", "holmes", "models"}
         options = {o["name"] for c in put.body if c["name"] == "alice" for o in c["options"]}
-        assert options == {"seed", "temperature", "length", "words"}
+        assert options == {"seed", "temperature", "length", "words", "best"}
         words = next(o for c in put.body if c["name"] == "alice" for o in c["options"] if o["name"] == "words")
         assert [choice["value"] for choice in words["choices"]] == ["lexicon", "free"]
         answer = (await fake.wait_until(lambda: fake.posts()[1:]))[0].body["content"]

@@ -19,6 +19,14 @@ def test_a_bad_variable_is_named_and_its_rule_stands_alone() -> None:
     assert error.value.rule == "must be a positive number of characters"  # for `--len 0: ...`, `/len 0: ...`
 
 
+def test_best_of_is_a_whole_number_from_1_to_64() -> None:
+    assert load_settings(environ={"ALICE_BEST_OF": "8"}, dotenv=None).best_of == 8
+    for bad in ("0", "65"):
+        with pytest.raises(SettingsError) as error:
+            load_settings(environ={"ALICE_BEST_OF": bad}, dotenv=None)
+        assert str(error.value) == "ALICE_BEST_OF must be a whole number from 1 (plain sampling) to 64"
+
+
 def test_a_bad_override_is_refused_without_naming_a_variable_in_its_rule() -> None:
     with pytest.raises(SettingsError) as error:
         Settings().with_overrides(top_p=0.0)

@@ -56,7 +56,7 @@ def make_repl(opener=None, settings: Settings | None = None) -> tuple[Repl, io.S
 
 def test_seed_streams_the_continuation_with_the_current_settings():
     repl, out = make_repl()
-    for line in ["/len 5", "/temp 0.5", "/topk 3", "/topp 0.5", "/seed 7"]:
+    for line in ["/len 5", "/temp 0.5", "/topk 3", "/topp 0.5", "/seed 7", "/best 2"]:
         assert repl.handle_line(line) is True
     out.truncate(0)
     out.seek(0)
@@ -64,11 +64,13 @@ def test_seed_streams_the_continuation_with_the_current_settings():
     assert out.getvalue() == "abcde\n\n"
     assert repl.slot.generator.calls == [
         {"seed": "alice was ", "length": 5, "temperature": 0.5, "top_k": 3, "top_p": 0.5, "words": "lexicon",
-         "rng_seed": 7, "exact": False}]
+         "best_of": 2, "rng_seed": 7, "exact": False}]
+    assert "best of 2" in repl.toolbar()
 
 
 @pytest.mark.parametrize("line", ["/temp abc", "/temp 11", "/temp -1", "/len 0", "/len -5", "/len 2.5", "/len abc",
-                                  "/topk -1", "/topk x", "/topp 0", "/topp 1.5", "/greedy maybe", "/seed x"])
+                                  "/topk -1", "/topk x", "/topp 0", "/topp 1.5", "/greedy maybe", "/seed x",
+                                  "/best 0", "/best 65", "/best x", "/best 2.5"])
 def test_a_bad_value_gets_one_line_naming_what_was_typed_and_changes_nothing(line):
     repl, out = make_repl()
     before = (repl.settings, repl.rng_seed)
