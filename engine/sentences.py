@@ -24,8 +24,9 @@ from engine.lexicon import SEED_WINDOW
 from engine.vocab import Vocab
 
 MAX_SENTENCE = 320  # a candidate ends here if no sentence has ended (the next one carries it on)
-REPEAT_PENALTY = 1.5  # score lost by a candidate whose word pairs are all in the story already
-WORD_PENALTY = 0.04  # score lost per word: long sentences lose their way more often than short ones
+REPEAT_PENALTY = 0.5  # score lost by a candidate whose word pairs are all in the story already
+WORD_PENALTY = 0.0  # score lost per word: long sentences lose their way more often than short ones
+LATE = 1.5  # once half the candidates are whole sentences, the rest may run this much longer than they did
 HISTORY_CHARS = 1500  # how far back the story is searched for repeated word pairs
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 
@@ -80,6 +81,7 @@ class _Round:
     read: int  # characters of the stream's text read by the round's starting state
     ends: list[RowState | None]  # each candidate's final state, once it has ended
     ended: int = 0
+    whole: int = 0  # candidates that ended at a sentence end
 
 
 def word_pairs(text: str) -> list[tuple[str, str]]:
@@ -152,10 +154,18 @@ class SentenceWriter:
             self._finished(self.stream)
 
     def _collect(self, index: int, end: RowEnd) -> None:
-        """A candidate ended; once all have, keep the best."""
+        """A candidate ended; once all have, keep the best. Once half of them are whole sentences, the
+        others get a deadline: a round lasts as long as its longest candidate, and the longest are mostly
+        run-ons, rarely kept, so waiting for them would cost most of the time for little."""
         now = self._round
         now.ends[index] = end.state
         now.ended += 1
+        ending = now.candidates[index].ending
+        now.whole += ending.complete
+        if ending.complete and now.whole == (len(now.candidates) + 1) // 2:
+            deadline = max(int(ending.written * LATE), ending.written + 20)
+            for candidate in now.candidates:
+                candidate.ending.cap = min(candidate.ending.cap, max(deadline, candidate.ending.written + 1))
         if now.ended == len(now.candidates):
             self._keep(now)
 
