@@ -25,8 +25,6 @@ from engine.vocab import Vocab
 
 MAX_SENTENCE = 320  # a candidate ends here if no sentence has ended (the next one carries it on)
 REPEAT_PENALTY = 0.5  # score lost by a candidate whose word pairs are all in the story already
-WORD_PENALTY = 0.0  # score lost per word: long sentences lose their way more often than short ones
-LATE = 1.5  # once half the candidates are whole sentences, the rest may run this much longer than they did
 HISTORY_CHARS = 1500  # how far back the story is searched for repeated word pairs
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 
@@ -81,7 +79,6 @@ class _Round:
     read: int  # characters of the stream's text read by the round's starting state
     ends: list[RowState | None]  # each candidate's final state, once it has ended
     ended: int = 0
-    whole: int = 0  # candidates that ended at a sentence end
 
 
 def word_pairs(text: str) -> list[tuple[str, str]]:
@@ -103,8 +100,7 @@ def score(logprob: float, sentence: str, history: str) -> float:
     """A candidate's score: its log-probability per character that is not white space (white space is
     cheap to predict and would make layout look likely), less the repetition penalty."""
     ink = sum(not c.isspace() for c in sentence)
-    words = len(_WORD.findall(sentence))
-    return logprob / max(ink, 1) - WORD_PENALTY * words - REPEAT_PENALTY * repeated_share(sentence, history)
+    return logprob / max(ink, 1) - REPEAT_PENALTY * repeated_share(sentence, history)
 
 
 class SentenceWriter:
@@ -154,18 +150,11 @@ class SentenceWriter:
             self._finished(self.stream)
 
     def _collect(self, index: int, end: RowEnd) -> None:
-        """A candidate ended; once all have, keep the best. Once half of them are whole sentences, the
-        others get a deadline: a round lasts as long as its longest candidate, and the longest are mostly
-        run-ons, rarely kept, so waiting for them would cost most of the time for little."""
+        """A candidate ended; once all have, keep the best. (A deadline for the late ones, once half had
+        ended, halved the waiting but kept shorter, blander sentences: docs/sense.md.)"""
         now = self._round
         now.ends[index] = end.state
         now.ended += 1
-        ending = now.candidates[index].ending
-        now.whole += ending.complete
-        if ending.complete and now.whole == (len(now.candidates) + 1) // 2:
-            deadline = max(int(ending.written * LATE), ending.written + 20)
-            for candidate in now.candidates:
-                candidate.ending.cap = min(candidate.ending.cap, max(deadline, candidate.ending.written + 1))
         if now.ended == len(now.candidates):
             self._keep(now)
 
