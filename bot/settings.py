@@ -49,7 +49,7 @@ class Settings:
     top_p: float = _setting(0.95, "ALICE_TOP_P", "sample from the smallest set reaching this probability; 1 = off")
     words: str = _setting("lexicon", "ALICE_WORDS",
                           "lexicon = write only words of the model's lexicon.txt; free = any spelling")
-    best_of: int = _setting(4, "ALICE_BEST_OF", "write sentence by sentence, each the best of this many "
+    best_of: int = _setting(2, "ALICE_BEST_OF", "write sentence by sentence, each the best of this many "
                             "candidates by the model's own score (1 = plain sampling; more = more sense, slower)")
     max_seed_chars: int = _setting(400, "ALICE_MAX_SEED_CHARS", "longer seeds (and stories) are read from their "
                                    "last this many characters (the models remember less: bench/seed_horizon.py)")
