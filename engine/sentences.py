@@ -129,8 +129,10 @@ class SentenceWriter:
 
     def _candidates(self, ids: list[int], start: RowState | None, context: list[int], read: int) -> list[Request]:
         stream = self.stream
+        # what the stream may still write: a whole sentence and the white space after it must fit, or
+        # the stream's Ending would cut back to a word end before it sees the sentence end
         room = stream.ending.budget - stream.ending.written
-        cap = min(MAX_SENTENCE, room + 1)
+        cap = min(MAX_SENTENCE, room)
         outbox = _CandidateOutbox(self._fail)
         candidates = []
         for index in range(self.best_of):
@@ -150,8 +152,7 @@ class SentenceWriter:
             self._finished(self.stream)
 
     def _collect(self, index: int, end: RowEnd) -> None:
-        """A candidate ended; once all have, keep the best. (A deadline for the late ones, once half had
-        ended, halved the waiting but kept shorter, blander sentences: docs/sense.md.)"""
+        """A candidate ended; once all have, keep the best."""
         now = self._round
         now.ends[index] = end.state
         now.ended += 1
@@ -159,6 +160,8 @@ class SentenceWriter:
             self._keep(now)
 
     def _keep(self, now: _Round) -> None:
+        """Keep the round's best candidate: its text to the reader, its state the stream's; then the
+        next sentence's candidates, or the stream's end."""
         stream = self.stream
         index = max(range(len(now.candidates)), key=lambda i: self._score(now.candidates[i]))
         best, end_state = now.candidates[index], now.ends[index]
