@@ -187,7 +187,7 @@ class AliceCog(commands.Cog, name="Alice"):
         text = without_mentions(message.content, me.id)
         model = model_of(parent)
         try:
-            await self.write(ctx, model if model in self.generators else MAIN_MODEL, text, None, None)
+            await self.write(ctx, model if model in self.generators else MAIN_MODEL, Asked(text))
         except commands.CommandError as error:
             await self.on_command_error(ctx, error)
 

@@ -141,7 +141,7 @@ class Generator:
                 text = self._continue(conversation, request)
             else:
                 request.ids, text = ids, seed_text
-            best_of = options.sampling.best_of
+            best_of = 1 if options.sampling.greedy else options.sampling.best_of  # greedy candidates are alike
             if best_of == 1:
                 self._worker.join(request, [request])
             else:

@@ -54,7 +54,7 @@ def test_one_shot_streams_the_continuation_within_3_seconds(tmp_path, generator)
     limit = 3.0 if os.getloadavg()[0] <= (os.cpu_count() or 1) else 10.0
     assert elapsed < limit, f"first character after {elapsed:.2f} s"
     assert text == generator.generate("alice", 50, rng_seed=4, temperature=0.8, top_k=0, top_p=0.95,
-                                      exact=False) + "\n"
+                                      best_of=Settings().best_of, exact=False) + "\n"
 
 
 def test_echo_prints_the_seed_first_and_rng_seed_makes_it_reproducible(generator, monkeypatch):
