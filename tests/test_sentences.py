@@ -8,12 +8,14 @@ import asyncio
 import re
 
 import pytest
+import torch
 
 from engine import Conversation, Generator
 from engine.endings import longest
 from engine.modelfolder import LoadedModel
 from engine.sampling import Sampling
 from engine.sentences import SentenceEnding, repeated_share, score, word_pairs
+from engine.steps.build import unavailable
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
@@ -42,7 +44,17 @@ def test_the_same_seed_settings_and_rng_seed_write_the_same_text(gen: Generator)
     assert gen.generate("alice was", 250, rng_seed=4, sampling=BEST_OF_3) != first
 
 
-def test_best_of_k_streams_write_what_each_writes_alone_when_batched(gen: Generator):
+@pytest.fixture(scope="module")
+def int8_gen(loaded: LoadedModel):
+    if unavailable("int8", torch.device("cpu")):
+        pytest.skip(f"int8: {unavailable('int8', torch.device('cpu'))}")
+    with Generator(loaded, precision="int8") as generator:
+        yield generator
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_best_of_k_streams_write_what_each_writes_alone_when_batched(request, precision: str):
+    gen = request.getfixturevalue("gen" if precision == "fp32" else "int8_gen")
     settings = [BEST_OF_3, Sampling(best_of=4, temperature=1.0), Sampling(), Sampling(best_of=2, top_k=5)]
     seeds = ["alice", "the king said", "", "“why?”"]
     alone = [gen.generate(seed, 300, sampling=s, rng_seed=i, exact=False)
