@@ -7,7 +7,9 @@ import signal
 import pytest
 import torch
 
+from engine import Generator
 from engine.modelfolder import BUNDLED_MODEL, LoadedModel, load_model_folder
+from engine.steps.build import unavailable
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +27,15 @@ def one_torch_thread():
 def loaded() -> LoadedModel:
     """The bundled Alice model, loaded once per module."""
     return load_model_folder(BUNDLED_MODEL)
+
+
+@pytest.fixture(scope="module")
+def int8_gen(loaded: LoadedModel):
+    """A Generator of the bundled model in int8 (skipped where this machine has no int8 kernels)."""
+    if unavailable("int8", torch.device("cpu")):
+        pytest.skip(f"int8: {unavailable('int8', torch.device('cpu'))}")
+    with Generator(loaded, precision="int8") as generator:
+        yield generator
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from engine import Conversation, Generator
 from engine.conversation import MODEL, PERSON, Snapshot, StateCache, state_key
 from engine.modelfolder import LoadedModel
 from engine.state import RowState
-from engine.steps.build import unavailable
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
@@ -92,14 +91,6 @@ def test_retry_starts_from_where_the_last_turn_started_without_reading(gen: Gene
     again = take_turn(gen, story, 80, rng_seed=5)
     assert len(reads.shapes) == 1  # only the first turn read anything
     assert again == first  # the same draws from the same state
-
-
-@pytest.fixture(scope="module")
-def int8_gen(loaded: LoadedModel):
-    if unavailable("int8", torch.device("cpu")):
-        pytest.skip(f"int8: {unavailable('int8', torch.device('cpu'))}")
-    with Generator(loaded, precision="int8") as generator:
-        yield generator
 
 
 @pytest.mark.parametrize("precision, exact", [("fp32", False), ("fp32", True), ("int8", False)])

@@ -8,14 +8,12 @@ import asyncio
 import re
 
 import pytest
-import torch
 
 from engine import Conversation, Generator
 from engine.endings import longest
 from engine.modelfolder import LoadedModel
 from engine.sampling import Sampling
 from engine.sentences import SentenceEnding, repeated_share, score, word_pairs
-from engine.steps.build import unavailable
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
@@ -42,14 +40,6 @@ def test_the_same_seed_settings_and_rng_seed_write_the_same_text(gen: Generator)
     first = gen.generate("alice was", 250, rng_seed=3, sampling=BEST_OF_3)
     assert gen.generate("alice was", 250, rng_seed=3, sampling=BEST_OF_3) == first
     assert gen.generate("alice was", 250, rng_seed=4, sampling=BEST_OF_3) != first
-
-
-@pytest.fixture(scope="module")
-def int8_gen(loaded: LoadedModel):
-    if unavailable("int8", torch.device("cpu")):
-        pytest.skip(f"int8: {unavailable('int8', torch.device('cpu'))}")
-    with Generator(loaded, precision="int8") as generator:
-        yield generator
 
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
