@@ -253,8 +253,8 @@ class Batch:
 
     def _layout_start(self, request: Request) -> None:
         """A newcomer's place for the layout guard: the end of what it read, and what its story allows."""
-        text = self.vocab.decode((request.context if request.context is not None else request.ids)[-TAIL_CHARS:])
-        request.tail = text
+        text = self.vocab.decode(request.context if request.context is not None else request.ids)
+        request.tail = text[-TAIL_CHARS:]
         if request.story is None:
             request.story = StoryLayout.of(text)
 
