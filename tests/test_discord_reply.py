@@ -53,7 +53,7 @@ def test_rate_limited_edits_slow_down_and_keep_the_final_text() -> None:
               lambda: rate_limited(0.3, via=False))
 
     async def scenario(fake: FakeDiscord, bot) -> None:
-        await fake.say("!alice --len 150 Off with")
+        await fake.say("!alice --len 300 Off with")  # paced at 0.01 s a character: edits for 3 s or more
         reply = await finished_reply(fake)
         assert reply["content"] == render("Off with", bot.generators["alice"].outputs[0], done=True)
         attempts = fake.edits(reply["id"], ok_only=False)
