@@ -321,13 +321,16 @@ class LearnJob:
 def publish(out: Path, target: Path) -> float:
     """Move the finished run `out` to `target` once it loads, replacing a model there in one swap;
     returns its held-out bits/char. LearnError (and `target` untouched) when it does not load."""
-    from engine.modelfolder import ModelFolderError, load_model_folder
+    from engine.modelfolder import CONFIG, ModelFolderError, load_model_folder, write_atomic
 
     (out / CHECKPOINT).unlink(missing_ok=True)
     shutil.rmtree(out / UPLOAD, ignore_errors=True)
     try:
+        config = json.loads((out / CONFIG).read_text(encoding="utf-8"))
+        config["name"] = target.name  # train named it after the temp folder
+        write_atomic(out / CONFIG, json.dumps(config, ensure_ascii=False, indent=2).encode())
         loaded = load_model_folder(out)
-    except ModelFolderError as exc:
+    except (ModelFolderError, OSError, ValueError) as exc:
         raise LearnError(f"the new model does not load ({exc})") from None
     old = None
     if target.exists():

@@ -90,7 +90,8 @@ def test_owner_teaches_a_book_and_talks_to_it_without_a_restart(book, models) ->
         assert any(re.search(r"\d+% · \d\.\d\d bits/char", text) for text in shown), shown  # progress on the way
         assert sorted(p.name for p in models.iterdir()) == ["holmes", "tiny"]  # no temp folder left
         assert not (models / "tiny" / "checkpoint.safetensors").exists()
-        assert json.loads((models / "tiny" / "config.json").read_text())["corpus"]["name"] == "gutenberg:77"
+        config = json.loads((models / "tiny" / "config.json").read_text())
+        assert config["name"] == "tiny" and config["corpus"]["name"] == "gutenberg:77"
         await fake.say("!tiny --len 20 the queen")  # anyone may talk to it, at once
         reply = await fake.wait_until(lambda: next((m for m in fake.messages.values() if m["content"].startswith(
             "**the queen**") and "\u258c" not in m["content"]), None), WAIT)
