@@ -163,6 +163,16 @@ def duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
+def roughly(seconds: float) -> str:
+    """A time left, coarse enough not to change every second (a status message is edited only when
+    its text changes): `35 s` (to 5 s), `4 min`, `1 h 05 min`."""
+    if seconds < 60:
+        return f"{max(5, round(seconds / 5) * 5)} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    return duration(seconds)
+
+
 @dataclass
 class Progress:
     """The run as last reported by the child (train/watch.py)."""
@@ -200,7 +210,7 @@ class Progress:
             parts.append(f"{bpc:.2f} bits/char")
         left = self.seconds_left()
         if left is not None:
-            parts.append(f"about {duration(left)} left")
+            parts.append(f"about {roughly(left)} left")
         return " · ".join(parts)
 
 

@@ -20,6 +20,7 @@ from bot.learning import (
     duration,
     parse_request,
     publish,
+    roughly,
 )
 from engine import BUNDLED_MODEL
 
@@ -89,8 +90,9 @@ def test_progress_says_percent_bits_and_time_left() -> None:
     assert progress.describe() == "20% · 2.10 bits/char"  # no pace yet
     progress.first = (progress.first[0] - 60, 0.2)  # a minute ago at 20%
     progress.update({"progress": 0.5, "train_bpc": 1.8, "best_bpc": 1.55})
-    assert progress.describe() == "50% · 1.55 bits/char · about 1 min 40 s left"  # 30% a minute: 50% in 100 s
+    assert progress.describe() == "50% · 1.55 bits/char · about 2 min left"  # 30% a minute: 50% in 100 s
     assert [duration(s) for s in (4.4, 75, 3900)] == ["4 s", "1 min 15 s", "1 h 05 min"]
+    assert [roughly(s) for s in (1, 33, 59, 75, 3900)] == ["5 s", "35 s", "60 s", "1 min", "1 h 05 min"]
 
 
 def finished_run(folder: Path) -> Path:
