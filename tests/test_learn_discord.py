@@ -150,13 +150,18 @@ def test_bad_requests_get_one_line_each_and_start_nothing(book, models) -> None:
 
 
 @needs_corpus
-def test_a_missing_book_is_one_line_and_nothing_is_kept(book, models) -> None:
+def test_a_missing_or_too_short_book_is_one_line_and_nothing_is_kept(book, models) -> None:
     async def scenario(fake: FakeDiscord, bot) -> None:
         await fake.say("!learn gutenberg:404 ghost", author_id=OWNER_ID)
         failed = await status_until(fake, r"^Could")
         assert failed.startswith("Could not learn ghost: gutenberg:404: download failed (") and "HTTP 404" in failed
         assert "\n" not in failed
         assert sorted(p.name for p in models.iterdir()) == ["holmes"] and "ghost" not in bot.generators
+        short = fake.attach("note.txt", b"Alice was beginning to get very tired.")
+        await fake.say("!learn note", attachments=[short], author_id=OWNER_ID)
+        failed = await status_until(fake, r"^Could not learn note")
+        assert re.fullmatch(r"Could not learn note: .*note\.txt: .*at least 1,000 are needed\.", failed), failed
+        assert sorted(p.name for p in models.iterdir()) == ["holmes"]
         never_pinged(fake)
 
     run_with_bot(scenario, **learn_settings(models))
@@ -196,6 +201,11 @@ def test_models_and_reload_serve_folders_added_by_hand(models) -> None:
         index = len(fake.messages)
         await fake.say("!wells --len 10 mars")
         await finished_reply(fake, index=index)
+        await bot.serve_model("wells", models / "poe")  # served anew under the same name, as --replace does
+        index = len(fake.messages)
+        await fake.say("!wells --len 10 venus")
+        await finished_reply(fake, index=index)
+        assert bot.generators["wells"].loaded.path == models / "poe" and bot.tree.get_command("wells") is not None
         never_pinged(fake)
 
     run_with_bot(scenario, models_dir=str(models))
