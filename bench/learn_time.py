@@ -26,7 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.learning import LearnJob, Lesson, temp_folder  # noqa: E402
+from bot.learning import LearnJob  # noqa: E402
+from bot.lesson import Lesson, temp_folder  # noqa: E402
 
 
 def cpu_name() -> str:

@@ -21,18 +21,8 @@ from pathlib import Path
 import discord
 from discord.ext import commands
 
-from bot.learning import (
-    UPLOAD,
-    LearnError,
-    LearnJob,
-    Lesson,
-    check_minutes,
-    check_name,
-    check_room,
-    duration,
-    parse_request,
-    temp_folder,
-)
+from bot.learning import UPLOAD, LearnJob, duration
+from bot.lesson import LearnError, Lesson, check_minutes, check_name, check_room, parse_request, temp_folder
 from bot.reply import NO_MENTIONS, REQUEST_ERRORS, describe, plain
 from bot.settings import Settings
 

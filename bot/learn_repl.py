@@ -12,7 +12,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.learning import LearnError, LearnJob, Lesson, check_minutes, check_name, check_room, parse_request, temp_folder
+from bot.learning import LearnJob
+from bot.lesson import LearnError, Lesson, check_minutes, check_name, check_room, parse_request, temp_folder
 from bot.settings import Settings
 
 USAGE = "/learn FILE|gutenberg:N NAME [--minutes M] [--replace]"

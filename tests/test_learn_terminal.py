@@ -11,7 +11,8 @@ import pytest
 from test_learn_discord import CORPUS, TINY, WAIT, needs_corpus
 
 from bot.learn_repl import TerminalLearner, models_folder
-from bot.learning import LearnJob, Lesson
+from bot.learning import LearnJob
+from bot.lesson import Lesson
 from bot.loader import ModelSlot
 from bot.repl import Repl
 from bot.settings import Settings

@@ -1,4 +1,4 @@
-"""bot/learning.py without a child process: reading a request, names, limits, progress, publishing."""
+"""bot/lesson.py and bot/learning.py without a child process: reading a request, names, limits, progress, publishing."""
 
 from __future__ import annotations
 
@@ -9,19 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.learning import (
-    CHECKPOINT,
-    UPLOAD,
-    LearnError,
-    Progress,
-    check_minutes,
-    check_name,
-    check_room,
-    duration,
-    parse_request,
-    publish,
-    roughly,
-)
+from bot.learning import CHECKPOINT, UPLOAD, Progress, duration, publish, roughly
+from bot.lesson import LearnError, check_minutes, check_name, check_room, parse_request
 from engine import BUNDLED_MODEL
 
 
