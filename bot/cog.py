@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Literal
@@ -110,6 +110,8 @@ async def typing_while(ctx: commands.Context) -> AsyncIterator[None]:
 class AliceCog(commands.Cog, name="Alice"):
     """Writes continuations of people's text in the voice of a book."""
 
+    rescan: Callable[[], Awaitable[object]] | None = None  # serves model folders added since the start
+
     def __init__(self, bot: commands.Bot, settings: Settings, generators: dict[str, Generator],
                  teller: Teller) -> None:
         self.bot, self.settings, self.generators, self.teller = bot, settings, generators, teller
@@ -125,6 +127,8 @@ class AliceCog(commands.Cog, name="Alice"):
     @commands.hybrid_command(name="models")
     async def models(self, ctx: commands.Context) -> None:
         """List the books I can write like, with how well each was learnt (bits/char: lower is better)."""
+        if self.rescan is not None:
+            await self.rescan()
         lines = [f"`{ctx.clean_prefix}{name}`: {model_line(gen.loaded.config, plain)}"
                  for name, gen in self.generators.items()]
         await ctx.send("\n".join(lines)[:MESSAGE_LIMIT], allowed_mentions=NO_MENTIONS)

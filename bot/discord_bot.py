@@ -23,6 +23,7 @@ from discord.gateway import DiscordWebSocket
 
 from bot.buttons import StoryButton
 from bot.cog import BUILTIN_COMMANDS, MAIN_MODEL, AliceCog, make_teller, model_command
+from bot.learn_cog import LearnCog
 from bot.loader import close_generator, generator_from_settings
 from bot.reply import NO_MENTIONS
 from bot.settings import Settings, SettingsError, add_setting_options, checked_for_discord, load_settings
@@ -95,12 +96,43 @@ class AliceBot(commands.Bot):
         for name in self.generators:
             if name != MAIN_MODEL:
                 self.add_command(model_command(cog, name))
+        cog.rescan = self.rescan_models  # !models serves folders added since the start
+        await self.add_cog(LearnCog(self, self.settings, self.serve_model, self.rescan_models))
+
+    async def serve_model(self, name: str, path: Path) -> None:
+        """Serve the model folder `path` as !name from now on (/name after !sync), in place of any model
+        of that name (its running streams finish; dropping the last reference stops its worker)."""
+        generator = await asyncio.to_thread(generator_from_settings, self.settings, path)
+        self.model_paths[name], self.generators[name] = path, generator
+        self.remove_command(name)
+        self.add_command(model_command(self.get_cog("Alice"), name))
+        log.info("serving %s from %s", self.settings.command_prefix + name, path)
+
+    async def rescan_models(self) -> list[str]:
+        """Serve the model folders that appeared in ALICE_MODELS_DIR since the start; their names."""
+        try:
+            found = await asyncio.to_thread(find_models, self.settings)
+        except ModelFolderError as exc:
+            log.warning("cannot look for new models: %s", exc)
+            return []
+        added = []
+        for name, path in found.items():
+            if name in self.generators or name in self.all_commands:
+                continue
+            try:
+                await self.serve_model(name, path)
+            except ModelFolderError as exc:
+                log.warning("skipping %s: %s", path, exc)
+                continue
+            added.append(name)
+        return added
 
     async def on_ready(self) -> None:
         names = ", ".join(self.settings.command_prefix + name for name in self.generators)
         log.info("logged in as %s in %d servers; commands: %s", self.user, len(self.guilds), names)
 
     async def close(self) -> None:
+        await self.remove_cog("Learning")  # stops a training run (nothing of it is kept)
         await super().close()
         for generator in self.generators.values():
             close_generator(generator)

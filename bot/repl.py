@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TextIO
 
 from bot.describe import describe_model, describe_precision
+from bot.learn_repl import TerminalLearner
 from bot.loader import ModelLoadError, ModelSlot
 from bot.settings import Settings, SettingsError
 from bot.story import Story, unquoted
@@ -35,6 +36,8 @@ COMMANDS = {  # name: (argument, what it does); /help prints this table
     "words": ("lexicon|free", "write only words of the model's lexicon (lexicon), or spell freely (free)"),
     "best": ("K", "write each sentence as the best of K the model scores (1 = plain sampling)"),
     "model": ("PATH", "load another model folder"),
+    "learn": ("FILE|gutenberg:N NAME", "teach it a book in the background (--minutes M, --replace; "
+              "/learn stop cancels); /model NAME then talks to it"),
     "info": ("", "the model: name, corpus, vocabulary, validation bits/char, parameters"),
     "quit": ("", "leave (Ctrl-D does the same)"),
 }
@@ -51,6 +54,7 @@ class Repl:
         self.story = Story()
         # /greedy off goes back to this temperature
         self._warm_temperature = settings.temperature or Settings().temperature
+        self.learner = TerminalLearner(settings, self.say)  # the terminal has it print above the prompt
 
     def handle_line(self, line: str) -> bool:
         """Act on one line typed at the prompt; False means 'quit'."""
@@ -208,7 +212,7 @@ class Repl:
         if not arg:
             self.say("/model needs the path of a model folder")
             return
-        path = unquoted(arg)
+        path = self.learner.resolve(unquoted(arg))  # a folder, or a model's name in the models folder
         if not self.slot.ready:
             self.say("(waiting for the first model to finish loading…)")
         try:
@@ -217,6 +221,9 @@ class Repl:
             self.say(f"could not load {path}: {exc}")
             return
         self.say(f"loaded {generator.loaded.name} from {generator.loaded.path}")
+
+    def _cmd_learn(self, arg: str) -> None:
+        self.say(self.learner.command(arg))
 
     def _cmd_info(self, arg: str) -> None:
         generator = self._loaded()
@@ -240,4 +247,6 @@ class Repl:
             f"seed {self.rng_seed if self.rng_seed is not None else 'random'}",
             "/help",
         ]
+        if learning := self.learner.toolbar():
+            parts.insert(-1, learning)
         return " " + " │ ".join(parts)

@@ -68,6 +68,15 @@ class Settings:
                                         "gateway URL of a Discord-compatible server; empty = Discord's own")
     discord_shards: str = _setting("", "DISCORD_SHARDS",
                                    "empty = one connection; a number or 'auto' = AutoShardedBot")
+    learn_role: str = _setting("", "ALICE_LEARN_ROLE",
+                               "Discord role (its name) whose members may !learn; empty = the bot's owner only")
+    learn_minutes: float = _setting(0.0, "ALICE_LEARN_MINUTES", "most minutes of training a !learn or /learn may "
+                                    "ask for, and its budget when none is asked; 0 = the training defaults")
+    learn_upload_mb: float = _setting(20.0, "ALICE_LEARN_UPLOAD_MB", "largest .txt attachment !learn takes (MB)")
+    learn_disk_mb: float = _setting(2000.0, "ALICE_LEARN_DISK_MB", "no new model once the models folder would "
+                                    "pass this many MB (a run needs about 120 MB while it trains); 0 = no limit")
+    learn_train_args: str = _setting("", "ALICE_LEARN_TRAIN_ARGS",
+                                     "extra options for python -m train, e.g. --threads 1 or --device cuda")
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given (command-line) values; None means 'not given'. A value breaking its
@@ -160,6 +169,9 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {  # setting: (test of a 
     "words": (lambda v: v in ("lexicon", "free"), "must be lexicon or free"),
     "best_of": (lambda v: 1 <= v <= 64, "must be a whole number from 1 (plain sampling) to 64"),
     "precision": (lambda v: v in PRECISIONS, f"must be {', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}"),
+    "learn_minutes": (lambda v: v >= 0, "must not be negative"),
+    "learn_upload_mb": (lambda v: v > 0, "must be positive"),
+    "learn_disk_mb": (lambda v: v >= 0, "must not be negative"),
 }
 
 

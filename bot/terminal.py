@@ -59,6 +59,8 @@ def run_terminal(settings: Settings, session: PromptSession | None = None, out: 
     session = session or make_session(open_history(history_path()))
     slot = slot or ModelSlot(settings, on_loaded=lambda error: _loaded(session, error))
     repl = Repl(settings, slot, out)
+    repl.learner.notify = print  # from the training's thread: patch_stdout keeps the prompt intact
+    repl.learner.on_change = lambda: _redraw(session)  # the toolbar shows its progress
     slot.start()
     try:
         with patch_stdout(raw=True):
@@ -77,6 +79,7 @@ def run_terminal(settings: Settings, session: PromptSession | None = None, out: 
                 except Exception as exc:  # a fault in one request should not end the session
                     out.write(f"\nerror: {type(exc).__name__}: {exc}\n")
     finally:
+        repl.learner.close()
         slot.close()
 
 
@@ -86,4 +89,10 @@ def _loaded(session: PromptSession, error: str | None) -> None:
     if error:
         print(f"could not load the model: {error}")  # patch_stdout keeps the prompt intact
     elif session.app.is_running:
+        session.app.invalidate()
+
+
+def _redraw(session: PromptSession) -> None:
+    """From another thread: show the toolbar's new figures."""
+    if session.app.is_running:
         session.app.invalidate()

@@ -27,6 +27,7 @@ TOKEN = "fake-token-0123456789"
 BOT_ID, APP_ID, OWNER_ID = 1100000000000000001, 1100000000000000002, 1100000000000000003
 GUILD_ID, CHANNEL_ID = 1100000000000000010, 1100000000000000011
 USER_ID, OTHER_USER_ID, OTHER_BOT_ID = 1100000000000000020, 1100000000000000021, 1100000000000000022
+ROLE_ID, ROLE_NAME = 1100000000000000030, "Librarian"  # a role of the guild, given with `say(roles=...)`
 TIMESTAMP = "2024-01-01T00:00:00+00:00"
 PERMISSIONS = str((1 << 41) - 1)
 DROP = 0  # an injected "status" that closes the connection without any answer
@@ -115,12 +116,14 @@ class FakeDiscord:
         self._shard_count = 1  # as the bot said in IDENTIFY
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.files: dict[str, tuple[bytes, str]] = {}  # attachment URL path -> (bytes, content type)
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def start(self) -> FakeDiscord:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        app.router.add_get("/attachments/{tail:.*}", self._file)  # Discord's CDN
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -181,16 +184,36 @@ class FakeDiscord:
         return result
 
     # ---- events pushed to the bot ----------------------------------------------------------
+    def attach(self, filename: str, data: bytes, content_type: str | None = "text/plain; charset=utf-8",
+               size: int | None = None) -> dict:
+        """An attachment for `say(attachments=[...])`, its bytes served as Discord's CDN would; `size`
+        is what Discord says the file has (default: the real size)."""
+        attachment_id = str(next(self._ids))
+        path = f"/attachments/{CHANNEL_ID}/{attachment_id}/{filename}"
+        self.files[path] = (data, content_type or "application/octet-stream")
+        url = f"http://127.0.0.1:{self.port}{path}"
+        found = {"id": attachment_id, "filename": filename, "size": len(data) if size is None else size,
+                 "url": url, "proxy_url": url}
+        return found | ({"content_type": content_type} if content_type else {})
+
+    async def _file(self, request: web.Request) -> web.Response:
+        if request.path not in self.files:
+            return web.Response(status=404)
+        data, content_type = self.files[request.path]
+        return web.Response(body=data, headers={"Content-Type": content_type})
+
     async def say(self, content: str, author_id: int = USER_ID, bot: bool = False, reply_to: str | None = None,
-                  ping: bool = False) -> str:
+                  ping: bool = False, attachments: list[dict] | None = None, roles: list[int] = ()) -> str:
         """Someone writes `content` in the channel, as a reply to message `reply_to` if given (`ping`:
-        the reply mentions that message's author, as Discord's reply toggle does); returns the id."""
+        the reply mentions that message's author, as Discord's reply toggle does), with `attachments`
+        (see `attach`), holding the guild's `roles` (ids); returns the id."""
         message_id = str(next(self._ids))
+        author = {k: v for k, v in member(author_id, "u", bot).items() if k != "user"} | \
+            {"roles": [str(role) for role in roles]}
         data = {"id": message_id, "channel_id": str(CHANNEL_ID), "guild_id": str(GUILD_ID),
-                "author": user(author_id, f"user{author_id % 100}", bot),
-                "member": {k: v for k, v in member(author_id, "u", bot).items() if k != "user"},
+                "author": user(author_id, f"user{author_id % 100}", bot), "member": author,
                 "content": content, "timestamp": TIMESTAMP, "edited_timestamp": None, "tts": False,
-                "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
+                "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": attachments or [],
                 "embeds": [], "pinned": False, "type": 0, "flags": 0}
         if reply_to is not None:
             data.update(type=19, message_reference={"type": 0, "message_id": reply_to, "channel_id": str(CHANNEL_ID),
@@ -272,7 +295,9 @@ class FakeDiscord:
                      "presences": [], "premium_tier": 0, "verification_level": 0, "mfa_level": 0,
                      "roles": [{"id": str(GUILD_ID), "name": "@everyone", "permissions": PERMISSIONS,
                                 "position": 0, "color": 0, "hoist": False, "managed": False,
-                                "mentionable": False, "flags": 0}],
+                                "mentionable": False, "flags": 0},
+                               {"id": str(ROLE_ID), "name": ROLE_NAME, "permissions": "0", "position": 1,
+                                "color": 0, "hoist": False, "managed": False, "mentionable": True, "flags": 0}],
                      "channels": [{"id": str(CHANNEL_ID), "type": 0, "name": "general", "position": 0,
                                    "permission_overwrites": []}],
                      "members": [member(BOT_ID, "Alice", bot=True)]}

@@ -26,6 +26,7 @@ from train.history import HISTORY, LN2, write_history
 from train.prepare import PreparedCorpus, prepare_corpus
 from train.scoring import evaluate, sample_text
 from train.settings import TrainSettings
+from train.watch import JsonProgress
 
 TIME_BAR = "{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]"  # a --minutes budget
 
@@ -107,6 +108,7 @@ class Trainer:
         self.state = TrainState(settings=asdict(settings), world=self.dist.world,
                                 steps_per_epoch=self.batcher.steps_per_epoch)
         self.carried: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.watch = JsonProgress(settings.progress_json and self.dist.is_main)
         # the words this model may write: its books' (the rare ones left out on request) and its base's
         self.lexicon = corpus.lexicon.at_least(settings.lexicon_min_count).union(base.lexicon if base else None)
 
@@ -218,6 +220,8 @@ class Trainer:
                            "val_loss": round(val, 4), "val_bpc": round(val / LN2, 4)})
         self.write_history()
         sample = sample_text(self.model, self.corpus.vocab, self.settings.sample_chars, state.step, self.device)
+        self.watch.report(state.step, self.progress(), state.seconds, train_loss / LN2, state.best_val_loss / LN2,
+                          val / LN2)
         mark = " *best*" if improved else ""
         bpc = f"{val / LN2:.4f} bits/char{mark}"
         self.log(f"step {state.step}: train {train_loss:.4f} nats, val {val:.4f} nats = {bpc}")
@@ -251,6 +255,8 @@ class Trainer:
                 state.seconds += dt
                 bar.update(1 if settings.epochs else dt)
                 bar.set_postfix(self._bar_figures(loss_value, chars_per_step / dt))
+                self.watch.report(state.step, self.progress(), state.seconds, loss_value / LN2,
+                                  state.best_val_loss / LN2)
                 if state.step % settings.eval_every == 0:
                     with BarPaused(bar):
                         self.evaluate_and_record(running / running_n, lr)

@@ -54,6 +54,8 @@ class TrainSettings:
     seed: int = _opt(1337, "random seed (weights, dropout, data order)")
     sample_chars: int = _opt(200, "length of the sample printed at each evaluation")
     progress: bool = _opt(True, "show a progress bar (--no-progress for logs)")
+    progress_json: bool = _opt(False, "also print progress as JSON lines on stdout, for a program watching the "
+                               "run (train/watch.py)")
 
     def validate(self) -> None:
         checks = [

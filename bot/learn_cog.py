@@ -1,0 +1,206 @@
+"""Discord's `!learn` (teach the bot a new book while it keeps answering), `!learn stop`, and the
+owner's `!reload` (serve model folders added to ALICE_MODELS_DIR by hand, without a restart).
+
+Who may teach: the application's owner, and members with the role named in ALICE_LEARN_ROLE. One
+book at a time: a second `!learn` is told what is being learnt and to wait. The training itself
+(child process, progress, publishing) is bot/learning.py; serving the new model is the bot's
+`serve` callable (bot/discord_bot.py), given to this cog so that it never reaches into the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import shlex
+import shutil
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import discord
+from discord.ext import commands
+
+from bot.learning import UPLOAD, LearnJob, duration
+from bot.lesson import LearnError, Lesson, check_minutes, check_name, check_room, parse_request, temp_folder
+from bot.reply import NO_MENTIONS, REQUEST_ERRORS, describe, plain
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+GUTENBERG = re.compile(r"gutenberg:([0-9]+)", re.IGNORECASE)
+MIN_EDIT_S = 0.5  # a status edit at most this often, whatever ALICE_EDIT_INTERVAL says
+
+
+def sentence(text: str) -> str:
+    """A one-line message as a sentence: capital first letter, final full stop."""
+    text = text.strip()
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?", ")")) else text + "."
+
+
+class LearnCog(commands.Cog, name="Learning"):
+    """Teaches the bot new books from the chat."""
+
+    def __init__(self, bot: commands.Bot, settings: Settings, serve: Callable[[str, Path], Awaitable[object]],
+                 rescan: Callable[[], Awaitable[list[str]]]) -> None:
+        self.bot, self.settings, self.serve, self.rescan = bot, settings, serve, rescan
+        self.job: LearnJob | None = None
+        self.watcher: asyncio.Task | None = None
+
+    async def cog_unload(self) -> None:
+        """The bot is closing: stop a run (nothing of it is kept)."""
+        if self.job is not None and not self.job.done:
+            self.job.cancel()
+            await asyncio.to_thread(self.job.wait, 30)
+        if self.watcher is not None:
+            self.watcher.cancel()
+
+    @commands.command(name="learn")
+    async def learn(self, ctx: commands.Context, *, text: str = "") -> None:
+        """Teach me a book: !learn gutenberg:N NAME [--minutes M] [--replace], or attach a .txt file and
+        write !learn NAME; !learn stop cancels (the bot's owner, or members with the learning role)."""
+        if not await self.allowed(ctx):
+            role = self.settings.learn_role.strip()
+            who = f"the bot's owner and members with the role {plain(role)}" if role else "the bot's owner"
+            await self.answer(ctx, f"Only {who} can teach me a book.")
+            return
+        try:
+            if text.strip().lower() == "stop":
+                await self.stop(ctx)
+            else:
+                await self.start(ctx, text)
+        except LearnError as exc:
+            await self.answer(ctx, sentence(str(exc)))
+
+    @commands.command(name="reload")
+    @commands.is_owner()
+    async def reload(self, ctx: commands.Context) -> None:
+        """Serve the model folders added to ALICE_MODELS_DIR since the start (bot owner only)."""
+        added = await self.rescan()
+        prefix = ctx.clean_prefix
+        if added:
+            names = ", ".join(f"`{prefix}{name}`" for name in added)
+            await self.answer(ctx, f"Now serving {names} (the slash commands after `{prefix}sync`).")
+        else:
+            await self.answer(ctx, "No new models in the models folder.")
+
+    async def allowed(self, ctx: commands.Context) -> bool:
+        if await self.bot.is_owner(ctx.author):
+            return True
+        role = self.settings.learn_role.strip()
+        return bool(role) and any(r.name == role for r in getattr(ctx.author, "roles", ()))
+
+    async def answer(self, ctx: commands.Context, text: str) -> None:
+        with contextlib.suppress(*REQUEST_ERRORS):  # Discord trouble: nothing more to say it with
+            await ctx.send(text, allowed_mentions=NO_MENTIONS)
+
+    # -- !learn ----------------------------------------------------------------------------------
+
+    async def start(self, ctx: commands.Context, text: str) -> None:
+        """Check everything that can be checked here, then start the child and the status message."""
+        if self.job is not None and not self.job.done:
+            raise LearnError(f"I am already learning {self.job.lesson.name} ({self.job.progress.describe()}): one "
+                             f"book at a time; {ctx.clean_prefix}learn stop cancels it")
+        if not self.settings.models_dir:
+            raise LearnError("I keep new models in ALICE_MODELS_DIR, which is not set (the bot's owner can set it)")
+        folder = Path(self.settings.models_dir).expanduser()
+        request = parse_request(text)
+        attachments = ctx.message.attachments if ctx.message is not None else []
+        usage = (f"write {ctx.clean_prefix}learn gutenberg:N NAME [--minutes M] [--replace], or attach a .txt file "
+                 f"and write {ctx.clean_prefix}learn NAME")
+        if len(request.words) != (1 if attachments else 2):
+            raise LearnError(usage)
+        book, shown, size = "", "", 0
+        if attachments:
+            attachment = self.check_attachment(attachments)
+            shown, size = attachment.filename, attachment.size
+        else:
+            book = request.words[0]
+            if not GUTENBERG.fullmatch(book) or int(GUTENBERG.fullmatch(book)[1]) == 0:
+                raise LearnError(f"{plain(book[:60])} is not a book I can fetch: {usage}")
+            book = book.lower()
+        name = check_name(request.words[-1], folder, set(self.bot.all_commands), request.replace)
+        minutes = check_minutes(request.minutes, self.settings.learn_minutes)
+        check_room(folder, self.settings.learn_disk_mb, size)
+        out = temp_folder(folder, name)
+        try:
+            if attachments:
+                book = str(await self.save_upload(attachments[0], out))
+            lesson = Lesson(book, name, folder, minutes, request.replace, shown)
+            status = await ctx.reply(f"Learning **{name}** from {plain(lesson.title)}: starting…",
+                                     mention_author=False, allowed_mentions=NO_MENTIONS)
+            job = LearnJob(lesson, out, shlex.split(self.settings.learn_train_args))
+            job.start()
+        except BaseException:
+            shutil.rmtree(out, ignore_errors=True)
+            raise
+        self.job = job
+        self.watcher = asyncio.create_task(self.watch(job, status, ctx.clean_prefix))
+
+    def check_attachment(self, attachments: list[discord.Attachment]) -> discord.Attachment:
+        """The one attached book, if it is a text file within the size cap."""
+        if len(attachments) > 1:
+            raise LearnError("attach one book at a time")
+        attachment = attachments[0]
+        kind = (attachment.content_type or "text/plain").split(";")[0].strip().lower()
+        if not attachment.filename.lower().endswith(".txt") or not kind.startswith("text/"):
+            raise LearnError(f"the file {plain(attachment.filename[:80])} is not a plain-text book: attach a .txt file")
+        cap = self.settings.learn_upload_mb
+        if attachment.size > cap * 2**20:
+            raise LearnError(f"the file {plain(attachment.filename[:80])} is {attachment.size / 2**20:,.1f} MB; "
+                             f"I take books up to {cap:g} MB")
+        return attachment
+
+    async def save_upload(self, attachment: discord.Attachment, out: Path) -> Path:
+        """The attachment's bytes in the run's folder, under its own (tamed) file name."""
+        try:
+            data = await attachment.read()
+        except REQUEST_ERRORS as exc:
+            raise LearnError(f"could not download {plain(attachment.filename[:80])}: {describe(exc)}") from None
+        if len(data) > self.settings.learn_upload_mb * 2**20:
+            raise LearnError(f"the file {plain(attachment.filename[:80])} is over {self.settings.learn_upload_mb:g} MB")
+        name = re.sub(r"[^\w.-]+", "_", attachment.filename)[-80:].lstrip(".") or "book.txt"
+        path = out / UPLOAD / name
+        path.parent.mkdir()
+        await asyncio.to_thread(path.write_bytes, data)
+        return path
+
+    async def watch(self, job: LearnJob, status: discord.Message, prefix: str) -> None:
+        """Edit the status message as the run goes, then serve the model and say how it ended."""
+        lesson, shown = job.lesson, status.content
+        head = f"Learning **{lesson.name}** from {plain(lesson.title)}"
+        while not job.done:
+            await asyncio.sleep(max(self.settings.edit_interval, MIN_EDIT_S))
+            text = f"{head}: {job.progress.describe()}"
+            if text != shown and not job.done:
+                await self.edit(status, text)
+                shown = text
+        outcome = job.outcome
+        if outcome is None or outcome.path is None:
+            await self.edit(status, sentence(outcome.message if outcome else f"could not learn {lesson.name}"))
+            return
+        final = (f"Learned **{lesson.name}** from {plain(lesson.title)} in {duration(outcome.seconds)}: "
+                 f"{outcome.bpc:.3f} bits/char. Talk to it with `{prefix}{lesson.name} <text>` "
+                 f"(and `/{lesson.name}` once the owner has run `{prefix}sync`).")
+        try:
+            await self.serve(lesson.name, outcome.path)
+        except Exception as exc:  # the folder is in place: a restart serves it
+            log.exception("serving %s failed", outcome.path)
+            final = (f"Learned **{lesson.name}** ({outcome.bpc:.3f} bits/char), but could not serve it now "
+                     f"({plain(str(exc)[:200])}); it will be served after a restart.")
+        await self.edit(status, final)
+
+    async def edit(self, status: discord.Message, text: str) -> None:
+        try:
+            await status.edit(content=text, allowed_mentions=NO_MENTIONS)
+        except REQUEST_ERRORS as exc:  # a missed status edit is no reason to stop the run
+            log.warning("could not edit the learning status (%s)", describe(exc))
+
+    async def stop(self, ctx: commands.Context) -> None:
+        job = self.job
+        if job is None or job.done:
+            raise LearnError("I am not learning any book now")
+        job.cancel()
+        outcome = await asyncio.to_thread(job.wait, 60)
+        await self.answer(ctx, sentence(outcome.message if outcome else f"stopping {job.lesson.name}…"))
