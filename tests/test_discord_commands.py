@@ -59,7 +59,7 @@ def test_best_sets_how_many_candidates_each_sentence_is_kept_from() -> None:
         request = bot.generators["alice"].requests[0]
         assert request["seed"] == "The Queen" and request["sampling"].best_of == 2
         await fake.say("!alice --len 60 The King", author_id=OTHER_USER_ID)
-        await fake.wait_until(lambda: len(bot.generators["alice"].requests) > 1)
+        await finished_reply(fake, 1)
         assert bot.generators["alice"].requests[1]["sampling"].best_of == Settings().best_of  # ALICE_BEST_OF
 
     run_with_bot(scenario)
