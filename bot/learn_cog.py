@@ -47,6 +47,7 @@ class LearnCog(commands.Cog, name="Learning"):
         self.bot, self.settings, self.serve, self.rescan = bot, settings, serve, rescan
         self.job: LearnJob | None = None
         self.watcher: asyncio.Task | None = None
+        self.starting = asyncio.Lock()  # two !learn at once: the second sees the first's run
 
     async def cog_unload(self) -> None:
         """The bot is closing: stop a run (nothing of it is kept)."""
@@ -69,7 +70,8 @@ class LearnCog(commands.Cog, name="Learning"):
             if text.strip().lower() == "stop":
                 await self.stop(ctx)
             else:
-                await self.start(ctx, text)
+                async with self.starting:
+                    await self.start(ctx, text)
         except LearnError as exc:
             await self.answer(ctx, sentence(str(exc)))
 

@@ -192,7 +192,8 @@ class LearnJob:
             return Outcome(None, f"stopped learning {name} after {duration(seconds)}: nothing kept, {kept}",
                            seconds=seconds, cancelled=True)
         if code != 0:
-            why = self.error_line() or f"python -m train exited with code {code}"
+            killed = f"python -m train was stopped by signal {-code} (out of memory, or killed)" if code < 0 else ""
+            why = killed or self.error_line() or f"python -m train exited with code {code}"
             log.error("learning %s from %s failed: %s", name, self.lesson.title, why)
             return Outcome(None, f"could not learn {name}: {why}", seconds=seconds)
         try:
