@@ -26,18 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from train_speed import cpu_name  # noqa: E402  (a bench beside this one: python bench/learn_time.py)
+
 from bot.learning import LearnJob  # noqa: E402
 from bot.lesson import Lesson, temp_folder  # noqa: E402
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def serve_books(books: list[Path], root: Path) -> str:
