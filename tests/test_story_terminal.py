@@ -164,12 +164,25 @@ def test_help_names_the_story_commands():
 
 # -- a real pseudo-terminal ---------------------------------------------------------------------
 
+def spawn_terminal(pexpect, tmp_path: Path, length: int, env: dict[str, str] | None = None, **spawn):
+    """`alice --len LENGTH` in a pseudo-terminal, with none of the user's ALICE_/DISCORD_ settings."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("ALICE_", "DISCORD_"))}
+    clean.update(PROMPT_TOOLKIT_NO_CPR="1", ALICE_HISTORY=str(tmp_path / "history"), PYTHONPATH=str(ROOT),
+                 TERM="xterm", **(env or {}))
+    return pexpect.spawn(sys.executable, ["-m", "bot", "--len", str(length), "--device", "cpu"], cwd=str(tmp_path),
+                         env=clean, encoding="utf-8", timeout=60, dimensions=(24, 200), **spawn)
+
+
+def answered(child, keys: str, answer: str) -> None:
+    """Type `keys`; the terminal answers `answer`, then shows the prompt again."""
+    child.send(keys)
+    child.expect_exact(answer)
+    child.expect_exact(PROMPT.strip())
+
+
 def test_real_terminal_story_turns(tmp_path: Path):
     pexpect = pytest.importorskip("pexpect")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALICE_", "DISCORD_"))}
-    env.update(PROMPT_TOOLKIT_NO_CPR="1", ALICE_HISTORY=str(tmp_path / "history"), PYTHONPATH=str(ROOT), TERM="xterm")
-    child = pexpect.spawn(sys.executable, ["-m", "bot", "--len", "40", "--device", "cpu"],
-                          cwd=str(tmp_path), env=env, encoding="utf-8", timeout=60, dimensions=(24, 200))
+    child = spawn_terminal(pexpect, tmp_path, 40)
 
     def turn(keys: str) -> None:  # a continuation ends with a blank line, then the prompt is back
         child.send(keys)
@@ -177,9 +190,7 @@ def test_real_terminal_story_turns(tmp_path: Path):
         child.expect_exact(PROMPT.strip())
 
     def command(keys: str, answer: str) -> None:
-        child.send(keys)
-        child.expect_exact(answer)
-        child.expect_exact(PROMPT.strip())
+        answered(child, keys, answer)
 
     def saved(name: str) -> str:
         command(f"/save {name}\r", "saved the story")
@@ -213,17 +224,12 @@ def test_real_terminal_story_turns(tmp_path: Path):
 
 def test_real_terminal_save_refuses_to_clobber(tmp_path: Path):
     pexpect = pytest.importorskip("pexpect")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALICE_", "DISCORD_"))}
-    env.update(PROMPT_TOOLKIT_NO_CPR="1", ALICE_HISTORY=str(tmp_path / "history"), PYTHONPATH=str(ROOT), TERM="xterm")
     kept = tmp_path / "kept.txt"
     kept.write_text("a story worth keeping\n")
-    child = pexpect.spawn(sys.executable, ["-m", "bot", "--len", "20", "--device", "cpu"],
-                          cwd=str(tmp_path), env=env, encoding="utf-8", timeout=60, dimensions=(24, 200))
+    child = spawn_terminal(pexpect, tmp_path, 20)
 
     def command(keys: str, answer: str) -> None:
-        child.send(keys)
-        child.expect_exact(answer)
-        child.expect_exact(PROMPT.strip())
+        answered(child, keys, answer)
 
     try:
         child.expect_exact(PROMPT.strip())
@@ -247,12 +253,7 @@ def test_real_terminal_save_refuses_to_clobber(tmp_path: Path):
 def test_real_terminal_takes_bytes_that_are_not_utf8(tmp_path: Path):
     """0xff 0xfe typed under a strict UTF-8 locale become U+FFFD: the story goes on, /show and /save work."""
     pexpect = pytest.importorskip("pexpect")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALICE_", "DISCORD_"))}
-    env.update(PROMPT_TOOLKIT_NO_CPR="1", ALICE_HISTORY=str(tmp_path / "history"), PYTHONPATH=str(ROOT), TERM="xterm",
-               PYTHONIOENCODING="utf-8:strict")
-    child = pexpect.spawn(sys.executable, ["-m", "bot", "--len", "20", "--device", "cpu"],
-                          cwd=str(tmp_path), env=env, encoding="utf-8", codec_errors="replace", timeout=60,
-                          dimensions=(24, 200))
+    child = spawn_terminal(pexpect, tmp_path, 20, {"PYTHONIOENCODING": "utf-8:strict"}, codec_errors="replace")
     try:
         child.expect_exact(PROMPT.strip())
         os.write(child.child_fd, b"alice \xff\xfe was\r")  # send() would encode it
