@@ -87,20 +87,19 @@ def word_pairs(text: str) -> list[tuple[str, str]]:
     return list(zip(words, words[1:], strict=False))
 
 
-def repeated_share(sentence: str, history: str) -> float:
-    """Share of the sentence's word pairs already in `history` (0 for a sentence of fewer than two words)."""
+def repeated_share(sentence: str, seen: set[tuple[str, str]]) -> float:
+    """Share of the sentence's word pairs among `seen` (the story's; 0 for a sentence of fewer than two words)."""
     pairs = word_pairs(sentence)
     if not pairs:
         return 0.0
-    seen = set(word_pairs(history))
     return sum(pair in seen for pair in pairs) / len(pairs)
 
 
-def score(logprob: float, sentence: str, history: str) -> float:
+def score(logprob: float, sentence: str, seen: set[tuple[str, str]]) -> float:
     """A candidate's score: its log-probability per character that is not white space (white space is
     cheap to predict and would make layout look likely), less the repetition penalty."""
     ink = sum(not c.isspace() for c in sentence)
-    return logprob / max(ink, 1) - REPEAT_PENALTY * repeated_share(sentence, history)
+    return logprob / max(ink, 1) - REPEAT_PENALTY * repeated_share(sentence, seen)
 
 
 class SentenceWriter:
@@ -163,7 +162,8 @@ class SentenceWriter:
         """Keep the round's best candidate: its text to the reader, its state the stream's; then the
         next sentence's candidates, or the stream's end."""
         stream = self.stream
-        index = max(range(len(now.candidates)), key=lambda i: self._score(now.candidates[i]))
+        seen = set(word_pairs(self.history))  # the story's word pairs, once for the round's candidates
+        index = max(range(len(now.candidates)), key=lambda i: self._score(now.candidates[i], seen))
         best, end_state = now.candidates[index], now.ends[index]
         if not (best.ending.complete or stream.exact) and now.read > 0 and best.ending.cap < MAX_SENTENCE:
             # no sentence ends within what the stream may still write: it ends at the last one
@@ -200,10 +200,10 @@ class SentenceWriter:
         context = self.vocab.encode(self.history[-SEED_WINDOW - 1:])
         self._join(self._candidates(self.vocab.encode(separator), end_state, context, read=read + 1))
 
-    def _score(self, candidate: Request) -> float:
+    def _score(self, candidate: Request, seen: set[tuple[str, str]]) -> float:
         ending: SentenceEnding = candidate.ending
         text = "".join(ending.text[:ending.kept])
-        value = score(candidate.logprob, text, self.history)
+        value = score(candidate.logprob, text, seen)
         return value if ending.complete else value - 1e6  # a whole sentence beats one cut at the cap
 
     def _stream_end(self, now: _Round, best: Request, read: int, end_state: RowState) -> RowEnd:

@@ -110,7 +110,7 @@ def test_a_candidate_ends_after_its_sentence_and_keeps_the_white_space_apart():
 
 
 def test_the_score_prefers_the_likelier_sentence_and_penalises_repeats():
-    history = "the queen said to the king"
+    history = set(word_pairs("the queen said to the king"))
     assert score(-5.0, "alice ran off", history) > score(-9.0, "alice ran off", history)
     assert repeated_share("the queen said so", history) == pytest.approx(2 / 3)
     assert score(-5.0, "the queen said so", history) < score(-5.0, "a dormouse slept on", history)
