@@ -20,9 +20,10 @@ from discord.ext import commands
 
 from bot.buttons import model_of, writing_view
 from bot.chain import Chains, without_mentions
+from bot.channel import NO_MENTIONS, echo, send
 from bot.describe import corpus_name, model_line
 from bot.gate import REFUSALS, Gate
-from bot.reply import MESSAGE_LIMIT, NO_MENTIONS, REQUEST_ERRORS, describe, plain, render
+from bot.reply import MESSAGE_LIMIT, REQUEST_ERRORS, describe, render
 from bot.settings import Settings
 from bot.teller import Teller
 from engine import Conversation, Generator
@@ -46,6 +47,10 @@ DESCRIBE = {
 }
 
 
+class Refused(commands.BadArgument):
+    """A request this bot turns away in its own words (people's words in it already `echo`ed)."""
+
+
 @dataclass
 class Asked:
     """What a command asked for: its seed and the options written before it (None: not given)."""
@@ -65,7 +70,7 @@ def parse_options(text: str) -> Asked:
         asked.seed = asked.seed[match.end():]
         if name == "words":
             if value.lower() not in WORDS:
-                raise commands.BadArgument(f"--words must be lexicon or free, not {plain(value)}.")
+                raise Refused(f"--words must be lexicon or free, not {echo(value)}.")
             asked.words = value.lower()
             continue
         try:
@@ -76,8 +81,8 @@ def parse_options(text: str) -> Asked:
             else:
                 asked.length = int(value)
         except ValueError:
-            raise commands.BadArgument(f"--{name} needs a {'number' if name.startswith('temp') else 'whole number'}, "
-                                       f"not {plain(value)}.") from None
+            raise Refused(f"--{name} needs a {'number' if name.startswith('temp') else 'whole number'}, "
+                          f"not {echo(value)}.") from None
     return asked
 
 
@@ -129,9 +134,9 @@ class AliceCog(commands.Cog, name="Alice"):
         """List the books I can write like, with how well each was learnt (bits/char: lower is better)."""
         if self.rescan is not None:
             await self.rescan()
-        lines = [f"`{ctx.clean_prefix}{name}`: {model_line(gen.loaded.config, plain)}"
+        lines = [f"`{ctx.clean_prefix}{name}`: {model_line(gen.loaded.config, echo)}"
                  for name, gen in self.generators.items()]
-        await ctx.send("\n".join(lines)[:MESSAGE_LIMIT], allowed_mentions=NO_MENTIONS)
+        await send(ctx, "\n".join(lines)[:MESSAGE_LIMIT])
 
     @commands.command(name="sync")
     @commands.is_owner()
@@ -139,7 +144,7 @@ class AliceCog(commands.Cog, name="Alice"):
         """Register the slash commands with Discord (bot owner only; run it after adding models)."""
         synced = await self.bot.tree.sync()
         names = ", ".join(f"/{command.name}" for command in synced)
-        await ctx.send(f"Synced {len(synced)} slash commands: {names}", allowed_mentions=NO_MENTIONS)
+        await send(ctx, f"Synced {len(synced)} slash commands: {names}")
 
     async def write(self, ctx: commands.Context, model: str, asked: Asked) -> None:
         """Reply at once, then stream the model's continuation of the seed into the reply."""
@@ -147,11 +152,11 @@ class AliceCog(commands.Cog, name="Alice"):
             asked = parse_options(asked.seed)
         seed, temperature, length = asked.seed, asked.temperature, asked.length
         if asked.best is not None and not 1 <= asked.best <= MAX_USER_BEST_OF:
-            raise commands.BadArgument(f"Best must be a whole number from 1 to {MAX_USER_BEST_OF}.")
+            raise Refused(f"Best must be a whole number from 1 to {MAX_USER_BEST_OF}.")
         if temperature is not None and not 0 <= temperature <= MAX_USER_TEMPERATURE:
-            raise commands.BadArgument(f"Temperature must be between 0 and {MAX_USER_TEMPERATURE:g}.")
+            raise Refused(f"Temperature must be between 0 and {MAX_USER_TEMPERATURE:g}.")
         if length is not None and not 1 <= length <= self.settings.max_length:
-            raise commands.BadArgument(f"Length must be between 1 and {self.settings.max_length} characters.")
+            raise Refused(f"Length must be between 1 and {self.settings.max_length} characters.")
         temperature = self.settings.temperature if temperature is None else temperature
         length = self.settings.length if length is None else length
         default = self.teller.sampling
@@ -205,15 +210,18 @@ class AliceCog(commands.Cog, name="Alice"):
         if isinstance(error, REFUSALS):
             answer = self.teller.gate.refusal(error)
         elif isinstance(error, commands.NotOwner):
-            answer = "Only the bot's owner can do that."
-        elif isinstance(error, (commands.UserInputError, app_commands.TransformerError)):
+            command = ctx.command.qualified_name if ctx.command else "that command"
+            answer = f"Only the bot's owner can use {ctx.clean_prefix}{command}."
+        elif isinstance(error, Refused):
             answer = str(error)
+        elif isinstance(error, (commands.UserInputError, app_commands.TransformerError)):
+            answer = echo(str(error))  # discord.py's words may quote what was typed
         else:
             original = getattr(error, "original", error)
             log.error("command %s failed", ctx.command, exc_info=original)
             answer = "Sorry, something went wrong while writing; the error is in the bot's log."
         with contextlib.suppress(*REQUEST_ERRORS):  # Discord trouble: nothing more to say it with
-            await ctx.send(answer, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            await send(ctx, answer, ephemeral=True)
 
 
 def make_teller(me: int, settings: Settings, generators: dict[str, Generator]) -> Teller:

@@ -18,14 +18,16 @@ from pathlib import Path
 
 import discord
 import yarl
+from discord import app_commands
 from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 
 from bot.buttons import StoryButton
+from bot.channel import NO_MENTIONS, answer, hide_folders
 from bot.cog import BUILTIN_COMMANDS, MAIN_MODEL, AliceCog, make_teller, model_command
 from bot.learn_cog import LearnCog
 from bot.loader import close_generator, generator_from_settings
-from bot.reply import NO_MENTIONS
+from bot.reply import REQUEST_ERRORS
 from bot.settings import Settings, SettingsError, add_setting_options, checked_for_discord, load_settings
 from bot.teller import Teller
 from engine import BUNDLED_MODEL, Generator, ModelFolderError, read_model_info
@@ -68,6 +70,22 @@ def find_models(settings: Settings) -> dict[str, Path]:
     return models
 
 
+class AliceTree(app_commands.CommandTree):
+    """The slash commands: an error that no command answered itself (the commands answer theirs in
+    AliceCog.on_command_error) is answered in plain words, to the asker only, through the channel's gate."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        if isinstance(error, app_commands.CommandNotFound):
+            line = "I do not know that command any more; the bot's owner can run !sync."
+        elif isinstance(error, app_commands.CheckFailure):
+            line = "You cannot use that command here."
+        else:
+            log.error("slash command %s failed", interaction.command and interaction.command.name, exc_info=error)
+            line = "Sorry, something went wrong; the error is in the bot's log."
+        with contextlib.suppress(*REQUEST_ERRORS):
+            await answer(interaction, line)
+
+
 class AliceBot(commands.Bot):
     """The bot: one shared Generator per model, the Teller that writes stories into replies (and
     answers the buttons under them), the Alice cog, one command per extra model."""
@@ -76,8 +94,10 @@ class AliceBot(commands.Bot):
         intents = discord.Intents.default()
         intents.message_content = True  # privileged: commands are read from message text
         super().__init__(command_prefix=settings.command_prefix, intents=intents, case_insensitive=True,
-                         allowed_mentions=NO_MENTIONS, chunk_guilds_at_startup=False, **options)
+                         allowed_mentions=NO_MENTIONS, chunk_guilds_at_startup=False, tree_cls=AliceTree,
+                         **options)
         self.settings, self.model_paths = settings, models
+        hide_folders([settings.models_dir, settings.model, *map(str, models.values())])  # never shown to a channel
         self.generators: dict[str, Generator] = {}
         self.teller: Teller | None = None  # made in setup_hook: it needs the bot's user id
 

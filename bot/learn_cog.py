@@ -21,9 +21,10 @@ from pathlib import Path
 import discord
 from discord.ext import commands
 
-from bot.learning import UPLOAD, LearnJob, duration
+from bot.channel import echo, edit, send, unpathed
+from bot.learning import UPLOAD, LearnJob, check_book, duration
 from bot.lesson import LearnError, Lesson, check_minutes, check_name, check_room, parse_request, temp_folder
-from bot.reply import NO_MENTIONS, REQUEST_ERRORS, describe, plain
+from bot.reply import REQUEST_ERRORS, describe
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,13 @@ def sentence(text: str) -> str:
     text = text.strip()
     text = text[:1].upper() + text[1:]
     return text if text.endswith((".", "!", "?", ")")) else text + "."
+
+
+def lesson_line(line: str, from_train: bool = False) -> str:
+    """A lesson's one-line message as the channel sees it: a sentence, people's words in it escaped,
+    and, when it quotes `python -m train`, the server's paths cut (the log has them whole)."""
+    line = sentence(line)
+    return echo(unpathed(line) if from_train else line)
 
 
 class LearnCog(commands.Cog, name="Learning"):
@@ -61,19 +69,20 @@ class LearnCog(commands.Cog, name="Learning"):
     async def learn(self, ctx: commands.Context, *, text: str = "") -> None:
         """Teach me a book: !learn gutenberg:N NAME [--minutes M] [--replace], or attach a .txt file and
         write !learn NAME; !learn stop cancels (the bot's owner, or members with the learning role)."""
+        stopping = text.strip().lower() == "stop"
         if not await self.allowed(ctx):
             role = self.settings.learn_role.strip()
-            who = f"the bot's owner and members with the role {plain(role)}" if role else "the bot's owner"
-            await self.answer(ctx, f"Only {who} can teach me a book.")
+            who = f"the bot's owner and members with the role {echo(role)}" if role else "the bot's owner"
+            await self.answer(ctx, f"Only {who} can {'stop a lesson' if stopping else 'teach me a book'}.")
             return
         try:
-            if text.strip().lower() == "stop":
+            if stopping:
                 await self.stop(ctx)
             else:
                 async with self.starting:
                     await self.start(ctx, text)
         except LearnError as exc:
-            await self.answer(ctx, sentence(str(exc)))
+            await self.answer(ctx, lesson_line(str(exc), exc.from_train))
 
     @commands.command(name="reload")
     @commands.is_owner()
@@ -95,7 +104,7 @@ class LearnCog(commands.Cog, name="Learning"):
 
     async def answer(self, ctx: commands.Context, text: str) -> None:
         with contextlib.suppress(*REQUEST_ERRORS):  # Discord trouble: nothing more to say it with
-            await ctx.send(text, allowed_mentions=NO_MENTIONS)
+            await send(ctx, text)
 
     # -- !learn ----------------------------------------------------------------------------------
 
@@ -120,19 +129,21 @@ class LearnCog(commands.Cog, name="Learning"):
         else:
             book = request.words[0]
             if not GUTENBERG.fullmatch(book) or int(GUTENBERG.fullmatch(book)[1]) == 0:
-                raise LearnError(f"{plain(book[:60])} is not a book I can fetch: {usage}")
+                raise LearnError(f"{book[:60]} is not a book I can fetch: {usage}")
             book = book.lower()
         name = check_name(request.words[-1], folder, set(self.bot.all_commands), request.replace)
         minutes = check_minutes(request.minutes, self.settings.learn_minutes)
         check_room(folder, self.settings.learn_disk_mb, size)
         out = temp_folder(folder, name)
+        train_args = shlex.split(self.settings.learn_train_args)
         try:
             if attachments:
                 book = str(await self.save_upload(attachments[0], out))
             lesson = Lesson(book, name, folder, minutes, request.replace, shown)
-            status = await ctx.reply(f"Learning **{name}** from {plain(lesson.title)}: starting…",
-                                     mention_author=False, allowed_mentions=NO_MENTIONS)
-            job = LearnJob(lesson, out, shlex.split(self.settings.learn_train_args))
+            await asyncio.to_thread(check_book, lesson, train_args)  # refused here: no status message first
+            status = await send(ctx, f"Learning **{echo(name)}** from {echo(lesson.title)}: starting…",
+                                reference=ctx.message, mention_author=False)
+            job = LearnJob(lesson, out, train_args)
             job.start()
         except BaseException:
             shutil.rmtree(out, ignore_errors=True)
@@ -147,10 +158,10 @@ class LearnCog(commands.Cog, name="Learning"):
         attachment = attachments[0]
         kind = (attachment.content_type or "text/plain").split(";")[0].strip().lower()
         if not attachment.filename.lower().endswith(".txt") or not kind.startswith("text/"):
-            raise LearnError(f"the file {plain(attachment.filename[:80])} is not a plain-text book: attach a .txt file")
+            raise LearnError(f"the file {attachment.filename[:80]} is not a plain-text book: attach a .txt file")
         cap = self.settings.learn_upload_mb
         if attachment.size > cap * 2**20:
-            raise LearnError(f"the file {plain(attachment.filename[:80])} is {attachment.size / 2**20:,.1f} MB; "
+            raise LearnError(f"the file {attachment.filename[:80]} is {attachment.size / 2**20:,.1f} MB; "
                              f"I take books up to {cap:g} MB")
         return attachment
 
@@ -159,9 +170,9 @@ class LearnCog(commands.Cog, name="Learning"):
         try:
             data = await attachment.read()
         except REQUEST_ERRORS as exc:
-            raise LearnError(f"could not download {plain(attachment.filename[:80])}: {describe(exc)}") from None
+            raise LearnError(f"could not download {attachment.filename[:80]}: {describe(exc)}") from None
         if len(data) > self.settings.learn_upload_mb * 2**20:
-            raise LearnError(f"the file {plain(attachment.filename[:80])} is over {self.settings.learn_upload_mb:g} MB")
+            raise LearnError(f"the file {attachment.filename[:80]} is over {self.settings.learn_upload_mb:g} MB")
         name = re.sub(r"[^\w.-]+", "_", attachment.filename)[-80:].lstrip(".") or "book.txt"
         path = out / UPLOAD / name
         path.parent.mkdir()
@@ -171,7 +182,7 @@ class LearnCog(commands.Cog, name="Learning"):
     async def watch(self, job: LearnJob, status: discord.Message, prefix: str) -> None:
         """Edit the status message as the run goes, then serve the model and say how it ended."""
         lesson, shown = job.lesson, status.content
-        head = f"Learning **{lesson.name}** from {plain(lesson.title)}"
+        head = f"Learning **{echo(lesson.name)}** from {echo(lesson.title)}"
         while not job.done:
             await asyncio.sleep(max(self.settings.edit_interval, MIN_EDIT_S))
             text = f"{head}: {job.progress.describe()}"
@@ -180,22 +191,22 @@ class LearnCog(commands.Cog, name="Learning"):
                 shown = text
         outcome = job.outcome
         if outcome is None or outcome.path is None:
-            await self.edit(status, sentence(outcome.message if outcome else f"could not learn {lesson.name}"))
+            await self.edit(status, lesson_line(outcome.message if outcome else f"could not learn {lesson.name}", True))
             return
-        final = (f"Learned **{lesson.name}** from {plain(lesson.title)} in {duration(outcome.seconds)}: "
+        final = (f"Learned **{echo(lesson.name)}** from {echo(lesson.title)} in {duration(outcome.seconds)}: "
                  f"{outcome.bpc:.3f} bits/char. Talk to it with `{prefix}{lesson.name} <text>` "
                  f"(and `/{lesson.name}` once the owner has run `{prefix}sync`).")
         try:
             await self.serve(lesson.name, outcome.path)
         except Exception as exc:  # the folder is in place: a restart serves it
             log.exception("serving %s failed", outcome.path)
-            final = (f"Learned **{lesson.name}** ({outcome.bpc:.3f} bits/char), but could not serve it now "
-                     f"({plain(str(exc)[:200])}); it will be served after a restart.")
+            final = (f"Learned **{echo(lesson.name)}** ({outcome.bpc:.3f} bits/char), but could not serve it now "
+                     f"({echo(unpathed(str(exc)[:200]))}); it will be served after a restart.")
         await self.edit(status, final)
 
     async def edit(self, status: discord.Message, text: str) -> None:
         try:
-            await status.edit(content=text, allowed_mentions=NO_MENTIONS)
+            await edit(status, text)
         except REQUEST_ERRORS as exc:  # a missed status edit is no reason to stop the run
             log.warning("could not edit the learning status (%s)", describe(exc))
 
@@ -205,4 +216,4 @@ class LearnCog(commands.Cog, name="Learning"):
             raise LearnError("I am not learning any book now")
         job.cancel()
         outcome = await asyncio.to_thread(job.wait, 60)
-        await self.answer(ctx, sentence(outcome.message if outcome else f"stopping {job.lesson.name}…"))
+        await self.answer(ctx, lesson_line(outcome.message if outcome else f"stopping {job.lesson.name}…", True))

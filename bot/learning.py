@@ -35,6 +35,25 @@ log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.safetensors"  # only for `python -m train --resume`; not kept in a published model
 UPLOAD = "upload"  # subfolder of a run's temp folder holding an uploaded book; not kept either
 NICE = 10  # the child's CPU priority below the bot's: generation goes first
+CHECK_TIMEOUT_S = 300.0  # `python -m train --check`: reading is quick, a download may not be
+
+
+def check_book(lesson: Lesson, train_args: Collection[str] = ()) -> None:
+    """Read the book as `python -m train` will (`--check`: train's own reading, download included,
+    no torch), before any run starts; LearnError with train's one-line reason when it cannot be
+    learnt from (binary, UTF-16, too short once cleaned, a failed download)."""
+    command = [sys.executable, "-m", "train", lesson.book, "--check", *train_args]
+    try:
+        result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, encoding="utf-8",
+                                errors="replace", timeout=CHECK_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise LearnError(f"could not read {lesson.title} within {CHECK_TIMEOUT_S:g} s") from None
+    if result.returncode != 0:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        reason = next((line[len("error: "):] for line in reversed(lines) if line.startswith("error: ")),
+                      lines[-1] if lines else f"python -m train --check exited with code {result.returncode}")
+        log.info("cannot learn %s from %s: %s", lesson.name, lesson.book, reason)
+        raise LearnError(f"could not learn {lesson.name}: {lesson.named(reason)}", from_train=True)
 
 
 def duration(seconds: float) -> str:
@@ -194,8 +213,8 @@ class LearnJob:
         if code != 0:
             killed = f"python -m train was stopped by signal {-code} (out of memory, or killed)" if code < 0 else ""
             why = killed or self.error_line() or f"python -m train exited with code {code}"
-            log.error("learning %s from %s failed: %s", name, self.lesson.title, why)
-            return Outcome(None, f"could not learn {name}: {why}", seconds=seconds)
+            log.error("learning %s from %s failed: %s", name, self.lesson.book, why)
+            return Outcome(None, f"could not learn {name}: {self.lesson.named(why)}", seconds=seconds)
         try:
             bpc = publish(self.out, self.lesson.target)
         except LearnError as exc:

@@ -24,7 +24,12 @@ _OPTION = re.compile(r"^--(minutes|replace)(?:=(.*))?$")
 
 
 class LearnError(Exception):
-    """A lesson that cannot start (or finish); the message is one line for the user."""
+    """A lesson that cannot start (or finish); the message is one line for the user. `from_train`:
+    the line quotes `python -m train`, whose paths are the server's (a channel is shown them cut)."""
+
+    def __init__(self, message: str, from_train: bool = False) -> None:
+        super().__init__(message)
+        self.from_train = from_train
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,10 @@ class Lesson:
     @property
     def title(self) -> str:
         return self.shown or self.book
+
+    def named(self, line: str) -> str:
+        """A line of `python -m train` about this book, naming it as people named it (not by its path)."""
+        return line.replace(self.book, self.title) if self.shown else line
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,14 @@ from typing import Protocol
 import aiohttp
 import discord
 
+from bot.channel import NO_MENTIONS, echo
+
 log = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 2000  # Discord refuses longer message content
 SEED_SHOWN = 300  # longer seeds are shown by their tail (the model reads the whole seed)
 CURSOR = "\u258c"  # marks a reply that is still being written
 ELLIPSIS = "\u2026"
-NO_MENTIONS = discord.AllowedMentions.none()
 MAX_SLOWDOWN = 8  # a rate-limited reply edits at most this many times slower than asked
 FINAL_TRIES = 5
 FINAL_PATIENCE = 60.0  # seconds of retrying the final edit (discord.py retries each 5xx for 25 s itself)
@@ -57,11 +58,6 @@ def deleted(error: BaseException) -> bool:
     return isinstance(error, discord.NotFound) and error.code == UNKNOWN_MESSAGE
 
 
-def plain(text: str) -> str:
-    """Text shown exactly as written: no markdown, no working mentions."""
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
-
-
 def seed_part(seed: str) -> str:
     """The seed in bold (escaped, so it cannot close the bold early), plus the whitespace
     that followed it; empty for an empty seed."""
@@ -71,7 +67,7 @@ def seed_part(seed: str) -> str:
     if len(shown) > SEED_SHOWN:
         shown = ELLIPSIS + shown[-SEED_SHOWN:].lstrip()
     trailing = seed[len(seed.rstrip()):]
-    return f"**{plain(shown)}**{trailing}"
+    return f"**{echo(shown)}**{trailing}"
 
 
 def room_for_text(seed: str) -> int:
@@ -81,7 +77,7 @@ def room_for_text(seed: str) -> int:
 
 def render(seed: str, text: str, done: bool, note: str = "") -> str:
     """Message content for `seed` followed by `text`; a cursor while not `done`, `note` in its place."""
-    head, body = seed_part(seed), plain(text)
+    head, body = seed_part(seed), echo(text)
     tail = note or ("" if done else CURSOR)
     room = MESSAGE_LIMIT - len(head) - len(tail)
     if len(body) > room:  # only when escaping grew the text past what was budgeted
@@ -94,8 +90,8 @@ _SEED_PART = re.compile(r"\*\*((?:\\.|[^\\*])*)\*\*")  # bold, with every * and 
 _ENDINGS = (CURSOR, STOPPED, STOPPED_WRITING)
 
 
-def unplain(text: str) -> str:
-    """The text `plain` was given: escaping backslashes and the mention breakers taken out."""
+def unescaped(text: str) -> str:
+    """The text `echo` was given: escaping backslashes and the mention breakers taken out."""
     return re.sub(r"\\(.)", r"\1", text.replace("@\u200b", "@"), flags=re.DOTALL)
 
 
@@ -108,8 +104,8 @@ def parse_reply(content: str) -> tuple[str, str]:
         return "", ""
     seed = _SEED_PART.match(content)
     if seed is None:
-        return "", unplain(content)
-    return unplain(seed[1]), unplain(content[seed.end():])
+        return "", unescaped(content)
+    return unescaped(seed[1]), unescaped(content[seed.end():])
 
 
 class Renderer(Protocol):

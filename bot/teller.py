@@ -18,8 +18,9 @@ import discord
 
 from bot.buttons import finished_view, writing_view
 from bot.chain import Chains
+from bot.channel import NO_MENTIONS, answer, echo
 from bot.gate import REFUSALS, Gate
-from bot.reply import NO_MENTIONS, REQUEST_ERRORS, describe, parse_reply, render, room_for_text, stream_into
+from bot.reply import REQUEST_ERRORS, describe, parse_reply, render, room_for_text, stream_into
 from bot.settings import Settings
 from engine import Conversation, Generator, Sampling
 from engine.endings import target_within
@@ -75,7 +76,7 @@ class Teller:
             await self._stop(interaction, model)
             return
         if model not in self.generators:
-            await _answer(interaction, f"I no longer write as {model}.")
+            await _answer(interaction, f"I no longer write as {echo(model)}.")
             return
         if action == "again" and interaction.message.id in self.writing:
             await _answer(interaction, STILL_WRITING)
@@ -136,9 +137,6 @@ async def until(stop: asyncio.Event, chunks: AsyncIterator[str]) -> AsyncIterato
 async def _answer(interaction: discord.Interaction, text: str) -> None:
     """Tell only the presser (an ephemeral message); a failure is logged, not raised."""
     try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-        else:
-            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await answer(interaction, text)
     except REQUEST_ERRORS as exc:
         log.warning("could not answer a button press (%s)", describe(exc))

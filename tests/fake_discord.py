@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import WSMsgType, web
 
@@ -189,7 +190,7 @@ class FakeDiscord:
         """An attachment for `say(attachments=[...])`, its bytes served as Discord's CDN would; `size`
         is what Discord says the file has (default: the real size)."""
         attachment_id = str(next(self._ids))
-        path = f"/attachments/{CHANNEL_ID}/{attachment_id}/{filename}"
+        path = f"/attachments/{CHANNEL_ID}/{attachment_id}/{quote(filename, safe='')}"  # as the CDN names it
         self.files[path] = (data, content_type or "application/octet-stream")
         url = f"http://127.0.0.1:{self.port}{path}"
         found = {"id": attachment_id, "filename": filename, "size": len(data) if size is None else size,
@@ -197,9 +198,9 @@ class FakeDiscord:
         return found | ({"content_type": content_type} if content_type else {})
 
     async def _file(self, request: web.Request) -> web.Response:
-        if request.path not in self.files:
+        if request.raw_path not in self.files:
             return web.Response(status=404)
-        data, content_type = self.files[request.path]
+        data, content_type = self.files[request.raw_path]
         return web.Response(body=data, headers={"Content-Type": content_type})
 
     async def say(self, content: str, author_id: int = USER_ID, bot: bool = False, reply_to: str | None = None,

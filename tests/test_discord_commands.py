@@ -188,7 +188,7 @@ def test_sync_is_explicit_and_owner_only(models_dir: Path) -> None:
         assert not fake.requests("PUT", sync_route)  # never at startup
         await fake.say("!sync")
         refusal = (await fake.wait_until(fake.posts))[0].body["content"]
-        assert refusal == "Only the bot's owner can do that." and not fake.requests("PUT", sync_route)
+        assert refusal == "Only the bot's owner can use !sync." and not fake.requests("PUT", sync_route)
         await fake.say("!sync", author_id=OWNER_ID)
         put = (await fake.wait_until(lambda: fake.requests("PUT", sync_route)))[0]
         assert {command["name"] for command in put.body} == {"alice", "holmes", "models"}

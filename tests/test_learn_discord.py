@@ -112,7 +112,7 @@ def test_strangers_are_refused_and_the_learning_role_may_teach(book, models) -> 
         # a member with the role gets past the door (and is then told what is wrong with the name)
         said = await answer(fake, "!learn gutenberg:77 no/such", author_id=OTHER_USER_ID, roles=[ROLE_ID])
         assert said.startswith("'no/such' is not a model name")
-        assert await answer(fake, "!reload", author_id=OTHER_USER_ID) == "Only the bot's owner can do that."
+        assert await answer(fake, "!reload", author_id=OTHER_USER_ID) == "Only the bot's owner can use !reload."
         assert sorted(p.name for p in models.iterdir()) == ["holmes"]
         never_pinged(fake)
 
@@ -126,7 +126,7 @@ def test_bad_requests_get_one_line_each_and_start_nothing(book, models) -> None:
         cases = [
             ("!learn gutenberg:77 Alice", "The name alice is one of my commands; pick another one."),
             ("!learn gutenberg:77 learn", "The name learn is one of my commands; pick another one."),
-            ("!learn gutenberg:77 " + "x" * 33, "is not a model name: letters, digits, - and _, at most 32."),
+            ("!learn gutenberg:77 " + "x" * 33, "is not a model name: letters, digits, - and \\_, at most 32."),
             ("!learn gutenberg:77 holmes", "There is already a model called holmes; add --replace to train it again."),
             ("!learn /etc/passwd secrets", "/etc/passwd is not a book I can fetch"),
             ("!learn gutenberg:77", "Write !learn gutenberg:N NAME"),

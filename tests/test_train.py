@@ -369,3 +369,24 @@ def test_eval_record_stores_the_score_in_the_model_config(tmp_path):
 
 def test_bits_per_char_uses_log2():
     assert abs(LN2 - math.log(2)) < 1e-12
+
+
+def test_check_reads_a_book_as_training_would_and_writes_nothing(tmp_path):
+    """`--check` gives train's own one-line reason for a book it cannot learn from, without torch."""
+    picture = tmp_path / "pic.txt"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    short = tmp_path / "short.txt"
+    short.write_text("Alice was beginning to get very tired. " * 30)  # 1,170 characters: under 2 x 16 x 150
+    good = tmp_path / "good.txt"
+    good.write_text("Alice was beginning to get very tired of sitting by her sister on the bank. " * 80)
+    out = tmp_path / "out"
+    bad = run_cli(str(picture), "--check", "--out", str(out))
+    assert bad.returncode == 2 and bad.stderr.strip() == f"error: {picture}: this is a PNG image, not a text file"
+    too_short = run_cli(str(short), "--check", "--out", str(out))
+    assert too_short.returncode == 2 and "at least 4,800 are needed" in too_short.stderr
+    smaller = run_cli(str(short), "--check", "--batch", "4", "--seq-len", "100")  # the run's own minimum
+    assert smaller.returncode == 0, smaller.stderr
+    ok = subprocess.run([sys.executable, "-X", "importtime", "-m", "train", str(good), "--check", "--out", str(out)],
+                        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and "ok: good.txt: 6,0" in ok.stderr, ok.stderr
+    assert "| torch" not in ok.stderr and not out.exists()  # no torch imported, nothing written

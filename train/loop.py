@@ -312,7 +312,6 @@ class BarPaused:
 
 
 def prepare(settings: TrainSettings, base: Base | None = None) -> PreparedCorpus:
-    min_chars = max(1000, 2 * settings.batch * settings.seq_len)
     return prepare_corpus(settings.books, lowercase=not settings.keep_case, min_char_count=settings.min_char_count,
-                          val_frac=settings.val_frac, min_chars=min_chars,
+                          val_frac=settings.val_frac, min_chars=settings.min_book_chars,
                           base_vocab=base.vocab if base is not None else None)

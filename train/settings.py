@@ -54,8 +54,15 @@ class TrainSettings:
     seed: int = _opt(1337, "random seed (weights, dropout, data order)")
     sample_chars: int = _opt(200, "length of the sample printed at each evaluation")
     progress: bool = _opt(True, "show a progress bar (--no-progress for logs)")
+    check: bool = _opt(False, "only read the books as training would (download, decode, clean, length), say "
+                       "what it would keep, and stop: nothing written, no torch (bot/learning.py asks this first)")
     progress_json: bool = _opt(False, "also print progress as JSON lines on stdout, for a program watching the "
                                "run (train/watch.py)")
+
+    @property
+    def min_book_chars(self) -> int:
+        """The shortest text, once cleaned, that a run can learn from: two batches of windows."""
+        return max(1000, 2 * self.batch * self.seq_len)
 
     def validate(self) -> None:
         checks = [
