@@ -1,7 +1,7 @@
 """How long `!learn gutenberg:N` / `/learn` takes on this machine, and the bits/char it reaches.
 
 Serves BOOK from a local stand-in for Project Gutenberg (ALICE_GUTENBERG_MIRROR), then runs the
-same job the bot runs (bot/learning.py: `python -m train gutenberg:N --progress-json` in a child at
+same job the bot runs (bot/learn/training_job.py: `python -m train gutenberg:N --progress-json` in a child at
 a lower priority, fine-tuned from the library model, published into a models folder), with the
 default budget unless --minutes is given. Prints the wall time from request to published model,
 the steps, the held-out bits/char, the CPU and the load average before and after.
@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from train_speed import cpu_name  # noqa: E402  (a bench beside this one: python bench/learn_time.py)
 
-from bot.learning import LearnJob  # noqa: E402
-from bot.lesson import Lesson, temp_folder  # noqa: E402
+from bot.learn.lesson import Lesson, temp_folder  # noqa: E402
+from bot.learn.training_job import LearnJob  # noqa: E402
 
 
 def serve_books(books: list[Path], root: Path) -> str:

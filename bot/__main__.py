@@ -11,7 +11,7 @@ import sys
 from typing import NoReturn
 
 from bot.settings import Settings, SettingsError, add_setting_options, load_settings
-from bot.typed import forgiving, readable
+from bot.terminal.typed_text import forgiving, readable
 
 SETTING_FLAGS = {  # setting -> its option and metavar; defaults and help come from bot/settings.py
     "model": "--model DIR",
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["discord"]:
         discord_main(argv[1:])
-    from bot.loader import ModelLoadError
+    from bot.model_loading import ModelLoadError
 
     args = build_parser().parse_args(argv)
     forgiving(sys.stdout)  # a strict locale's encoder never ends a generation halfway
@@ -89,14 +89,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.model and not os.path.isdir(os.path.expanduser(args.model)):
             raise ModelLoadError(f"{args.model}: no such model folder")
         if args.seed is not None:
-            from bot.oneshot import run_once
+            from bot.terminal.oneshot import run_once
 
             return run_once(settings, readable(args.seed), sys.stdout, rng_seed=args.rng_seed, echo=args.echo)
         if not sys.stdin.isatty():
-            from bot.oneshot import run_pipe
+            from bot.terminal.oneshot import run_pipe
 
             return run_pipe(settings, forgiving(sys.stdin), sys.stdout, rng_seed=args.rng_seed, echo=args.echo)
-        from bot.terminal import run_terminal
+        from bot.terminal.session import run_terminal
 
         return run_terminal(settings)
     except (SettingsError, ModelLoadError) as exc:
@@ -113,11 +113,11 @@ def discord_main(argv: list[str] | None = None) -> NoReturn:
     """Entry point of `alice-discord` (and `alice discord`): the Discord bot, written elsewhere."""
     argv = sys.argv[1:] if argv is None else argv
     try:
-        from bot.discord_bot import main as run
+        from bot.discord_app.alice_bot import main as run
     except ModuleNotFoundError as exc:
-        if exc.name not in ("bot.discord_bot", "discord"):
+        if exc.name not in ("bot.discord_app.alice_bot", "discord"):
             raise
-        what = "discord.py is not installed" if exc.name == "discord" else "bot/discord_bot.py is missing"
+        what = "discord.py is not installed" if exc.name == "discord" else "bot/discord_app/alice_bot.py is missing"
         print(f"alice-discord: cannot start the Discord bot ({what})", file=sys.stderr)
         sys.exit(2)
     sys.exit(run(argv))

@@ -450,7 +450,7 @@ class RecordingGenerator:
 async def running_bot(fake: FakeDiscord, delay: float = 0.0, **settings: Any) -> AsyncIterator[Any]:
     """The real AliceBot, logged in to `fake` and ready; its generators wrapped in
     RecordingGenerator. Settings default to fast ones (short replies, quick edits, no cooldown)."""
-    from bot.discord_bot import discord_endpoints, find_models, make_bot
+    from bot.discord_app.alice_bot import discord_endpoints, find_models, make_bot
     from bot.settings import Settings
 
     defaults = {"discord_token": TOKEN, "discord_api_base": fake.api_base, "discord_gateway_url": fake.gateway_url,

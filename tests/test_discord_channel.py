@@ -14,7 +14,7 @@ from fake_discord import OTHER_USER_ID, OWNER_ID, ROLE_NAME, FakeDiscord, run_wi
 from test_gutenberg import Mirror, mirror  # noqa: F401 (mirror: the fixture)
 from test_learn_discord import TINY, answer, learn_settings, never_pinged, status_until
 
-from bot.channel import echo, for_channel, unpathed
+from bot.discord_app.channel_output import echo, for_channel, unpathed
 from train.gutenberg import MIRROR_ENV
 
 # what a channel must never see: the bot's own folders (the test's temp folder holds the models folder)

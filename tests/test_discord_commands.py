@@ -20,7 +20,7 @@ from fake_discord import (
     run_with_bot,
 )
 
-from bot.reply import render
+from bot.discord_app.streaming_reply import render
 from bot.settings import Settings
 from engine import BUNDLED_MODEL
 

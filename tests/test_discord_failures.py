@@ -9,7 +9,7 @@ import logging
 import pytest
 from fake_discord import DROP, MESSAGE_ROUTE, TOKEN, FakeDiscord, bot_messages, finished_reply, run_with_bot
 
-from bot.reply import CURSOR, STOPPED, STOPPED_WRITING, render
+from bot.discord_app.streaming_reply import CURSOR, STOPPED, STOPPED_WRITING, render
 
 TYPING_ROUTE = r"POST /channels/\d+/typing"
 
@@ -17,7 +17,7 @@ TYPING_ROUTE = r"POST /channels/\d+/typing"
 def reply_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     """Errors the reply logged (and no record may hold the bot's token)."""
     assert not any(TOKEN in record.getMessage() for record in caplog.records), "the token was logged"
-    return [r for r in caplog.records if r.name == "bot.reply" and r.levelno >= logging.ERROR]
+    return [r for r in caplog.records if r.name == "bot.discord_app.streaming_reply" and r.levelno >= logging.ERROR]
 
 
 async def answers_normally(fake: FakeDiscord, bot, index: int) -> None:

@@ -6,7 +6,7 @@ import asyncio
 
 from fake_discord import CHANNEL_ID, MESSAGE_ROUTE, FakeDiscord, finished_reply, rate_limited, run_with_bot
 
-from bot.reply import CURSOR, MESSAGE_LIMIT, render
+from bot.discord_app.streaming_reply import CURSOR, MESSAGE_LIMIT, render
 
 NOBODY = {"parse": []}
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fake_discord import TOKEN, FakeDiscord
 
-from bot.discord_bot import command_name, discord_endpoints, main
+from bot.discord_app.alice_bot import command_name, discord_endpoints, main
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +23,7 @@ async def run_main(env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
     """`alice-discord` in a fresh process (bot.run owns its event loop and logging)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "ALICE_"))}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "import sys; from bot.discord_bot import main; sys.exit(main())",
+        sys.executable, "-c", "import sys; from bot.discord_app.alice_bot import main; sys.exit(main())",
         cwd=cwd, env={**base, "PYTHONPATH": str(ROOT), "ALICE_DEVICE": "cpu", **env},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 60)

@@ -8,8 +8,8 @@ import asyncio
 
 from fake_discord import BOT_ID, CHANNEL_ID, OTHER_USER_ID, USER_ID, FakeDiscord, run_with_bot, running_bot
 
-from bot.reply import CURSOR, MESSAGE_LIMIT, parse_reply, render, room_for_text
-from bot.teller import NOT_YOURS
+from bot.discord_app.story_teller import NOT_YOURS
+from bot.discord_app.streaming_reply import CURSOR, MESSAGE_LIMIT, parse_reply, render, room_for_text
 from engine.endings import longest
 
 CONTINUE, AGAIN, STOP = "alice:continue:alice", "alice:again:alice", "alice:stop:alice"

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from test_learn_discord import CORPUS, TINY, WAIT, needs_corpus
 
-from bot.learn_repl import TerminalLearner, models_folder
-from bot.learning import LearnJob
-from bot.lesson import Lesson
-from bot.loader import ModelSlot
-from bot.repl import Repl
+from bot.learn.lesson import Lesson
+from bot.learn.training_job import LearnJob
+from bot.model_loading import ModelSlot
 from bot.settings import Settings
-from bot.terminal import PROMPT
+from bot.terminal.learn_command import TerminalLearner, models_folder
+from bot.terminal.repl import Repl
+from bot.terminal.session import PROMPT
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""bot/lesson.py and bot/learning.py without a child process: reading a request, names, limits, progress, publishing."""
+"""bot/learn/ without a child process: reading a request, names, limits, progress, publishing."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.learning import CHECKPOINT, UPLOAD, Progress, duration, publish, roughly
-from bot.lesson import LearnError, check_minutes, check_name, check_room, parse_request
+from bot.learn.lesson import LearnError, check_minutes, check_name, check_room, parse_request
+from bot.learn.training_job import CHECKPOINT, UPLOAD, Progress, duration, publish, roughly
 from engine import BUNDLED_MODEL
 
 

@@ -21,9 +21,9 @@ import torch
 from test_train import CORPUS, ROOT, TINY, needs_corpus, private_cache  # noqa: F401 (private_cache: the autouse fixture)
 
 from bot.__main__ import main as bot_main
-from bot.loader import ModelSlot, open_generator
-from bot.repl import Repl
+from bot.model_loading import ModelSlot, open_generator
 from bot.settings import Settings, load_settings
+from bot.terminal.repl import Repl
 from engine import Generator, Sampling
 from engine.lexicon import BETWEEN, CLOSED, FREE, LEXICON, WORD, Lexicon, WordGuide, fold
 from engine.model import CharLSTM, ModelConfig
@@ -343,7 +343,7 @@ def test_the_words_command_in_the_terminal(tiny):
 
 def test_a_real_terminal_starts_with_alice_words_and_follows_the_words_command(tmp_path, tiny):
     pexpect = pytest.importorskip("pexpect")
-    from bot.terminal import PROMPT
+    from bot.terminal.session import PROMPT
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALICE_", "DISCORD_"))}
     env.update(PROMPT_TOOLKIT_NO_CPR="1", ALICE_HISTORY=str(tmp_path / "history"), PYTHONPATH=str(ROOT), TERM="xterm",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from bot.describe import describe_lexicon
+from bot.model_info import describe_lexicon
 from engine import Generator
 from engine.lexicon import GUIDE_MAX_BYTES, LEXICON, UNSPACED_CHAR, WORD, Lexicon
 from engine.model import CharLSTM, ModelConfig

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import bot.__main__ as cli
-from bot.oneshot import run_once
 from bot.settings import Settings
+from bot.terminal.oneshot import run_once
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +35,7 @@ def alice(*args: str, stdin: str | None = None, cwd: Path, timeout: float = 60,
 
 @pytest.fixture(scope="module")
 def generator():
-    from bot.loader import open_generator
+    from bot.model_loading import open_generator
 
     return open_generator(Settings(device="cpu", precision="fp32"))
 
@@ -58,8 +58,8 @@ def test_one_shot_streams_the_continuation_within_3_seconds(tmp_path, generator)
 
 
 def test_echo_prints_the_seed_first_and_rng_seed_makes_it_reproducible(generator, monkeypatch):
-    monkeypatch.setattr("bot.oneshot.open_generator", lambda settings: generator)
-    monkeypatch.setattr("bot.oneshot.close_generator", lambda g: None)  # the fixture is shared
+    monkeypatch.setattr("bot.terminal.oneshot.open_generator", lambda settings: generator)
+    monkeypatch.setattr("bot.terminal.oneshot.close_generator", lambda g: None)  # the fixture is shared
     plain, echoed = io.StringIO(), io.StringIO()
     run_once(Settings(length=30, exact=True), "Alice was ", plain, rng_seed=11)
     run_once(Settings(length=30, exact=True), "Alice was ", echoed, rng_seed=11, echo=True)
@@ -154,16 +154,16 @@ def test_help_documents_every_option_with_its_default():
 
 def test_discord_subcommand_runs_the_discord_bot_with_the_rest_of_argv(monkeypatch):
     seen = []
-    fake = type(sys)("bot.discord_bot")
+    fake = type(sys)("bot.discord_app.alice_bot")
     fake.main = lambda argv: seen.append(argv) or 5
-    monkeypatch.setitem(sys.modules, "bot.discord_bot", fake)
+    monkeypatch.setitem(sys.modules, "bot.discord_app.alice_bot", fake)
     with pytest.raises(SystemExit) as exit_:
         cli.main(["discord", "--sync"])
     assert exit_.value.code == 5 and seen == [["--sync"]]
 
 
 def test_discord_without_its_module_is_one_line_and_exit_code_2(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "bot.discord_bot", None)  # as if the file did not exist
+    monkeypatch.setitem(sys.modules, "bot.discord_app.alice_bot", None)  # as if the file did not exist
     with pytest.raises(SystemExit) as exit_:
         cli.discord_main([])
     assert exit_.value.code == 2

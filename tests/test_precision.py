@@ -319,9 +319,9 @@ def test_the_terminal_names_the_precision_and_refuses_one_it_cannot_run(tmp_path
 def test_info_says_which_precision_runs_and_why():
     import io
 
-    from bot.loader import ModelSlot, open_generator
-    from bot.repl import Repl
+    from bot.model_loading import ModelSlot, open_generator
     from bot.settings import Settings
+    from bot.terminal.repl import Repl
 
     settings = Settings(device="cpu", precision="fp32")
     slot = ModelSlot(settings, opener=open_generator)

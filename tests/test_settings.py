@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.discord_bot import main as discord_main
+from bot.discord_app.alice_bot import main as discord_main
 from bot.settings import Settings, SettingsError, checked_for_discord, load_settings
 
 

@@ -12,10 +12,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.loader import ModelSlot
-from bot.repl import COMMANDS, Repl
+from bot.model_loading import ModelSlot
 from bot.settings import Settings
-from bot.terminal import PROMPT
+from bot.terminal.repl import COMMANDS, Repl
+from bot.terminal.session import PROMPT
 
 ROOT = Path(__file__).resolve().parents[1]
 

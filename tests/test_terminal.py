@@ -17,11 +17,11 @@ from prompt_toolkit.history import FileHistory
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from bot.describe import describe_model
-from bot.loader import ModelLoadError, ModelSlot
-from bot.repl import COMMANDS, Repl
+from bot.model_info import describe_model
+from bot.model_loading import ModelLoadError, ModelSlot
 from bot.settings import Settings
-from bot.terminal import PROMPT, history_path, make_session, open_history, run_terminal
+from bot.terminal.repl import COMMANDS, Repl
+from bot.terminal.session import PROMPT, history_path, make_session, open_history, run_terminal
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -209,7 +209,7 @@ def test_info_tolerates_missing_metrics():
 
 
 def test_info_of_the_bundled_model():
-    from bot.loader import open_generator
+    from bot.model_loading import open_generator
 
     generator = open_generator(Settings(device="cpu"))
     text = describe_model(generator.loaded)
@@ -288,7 +288,7 @@ def test_real_terminal_streams_stops_on_ctrl_c_and_quits_on_ctrl_d(tmp_path, ctr
     pexpect = pytest.importorskip("pexpect")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALICE_", "DISCORD_"))}
     env.update(PROMPT_TOOLKIT_NO_CPR="1", ALICE_HISTORY=str(tmp_path / "history"), PYTHONPATH=str(ROOT), TERM="xterm")
-    from bot.loader import open_generator
+    from bot.model_loading import open_generator
 
     # greedy, so the first characters are known (and far from the end of a million)
     start = open_generator(Settings(device="cpu")).generate("alice was", 40, temperature=0).split("\n")[0][:12]

@@ -55,7 +55,7 @@ class TrainSettings:
     sample_chars: int = _opt(200, "length of the sample printed at each evaluation")
     progress: bool = _opt(True, "show a progress bar (--no-progress for logs)")
     check: bool = _opt(False, "only read the books as training would (download, decode, clean, length), say "
-                       "what it would keep, and stop: nothing written, no torch (bot/learning.py asks this first)")
+                       "what it would keep, and stop: nothing written, no torch (bot/learn/ asks this first)")
     progress_json: bool = _opt(False, "also print progress as JSON lines on stdout, for a program watching the "
                                "run (train/watch.py)")
 

@@ -22,14 +22,14 @@ from discord import app_commands
 from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 
-from bot.buttons import StoryButton
-from bot.channel import NO_MENTIONS, answer, hide_folders
-from bot.cog import BUILTIN_COMMANDS, MAIN_MODEL, AliceCog, make_teller, model_command
-from bot.learn_cog import LearnCog
-from bot.loader import close_generator, generator_from_settings
-from bot.reply import REQUEST_ERRORS
+from bot.discord_app.alice_commands import BUILTIN_COMMANDS, MAIN_MODEL, AliceCog, make_teller, model_command
+from bot.discord_app.buttons import StoryButton
+from bot.discord_app.channel_output import NO_MENTIONS, answer, hide_folders
+from bot.discord_app.learn_commands import LearnCog
+from bot.discord_app.story_teller import Teller
+from bot.discord_app.streaming_reply import REQUEST_ERRORS
+from bot.model_loading import close_generator, generator_from_settings
 from bot.settings import Settings, SettingsError, add_setting_options, checked_for_discord, load_settings
-from bot.teller import Teller
 from engine import BUNDLED_MODEL, Generator, ModelFolderError, read_model_info
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """The Discord commands: `!alice` (also `/alice`), one command per extra model, `!models`, `!sync`.
 
 `!alice <text>` sent as a reply to one of the bot's replies (or a reply that mentions the bot) adds
-`<text>` to that reply's story and continues it (bot/chain.py, bot/teller.py)."""
+`<text>` to that reply's story and continues it (bot/discord_app/reply_chain.py, bot/discord_app/story_teller.py)."""
 
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.buttons import model_of, writing_view
-from bot.chain import Chains, without_mentions
-from bot.channel import NO_MENTIONS, echo, send
-from bot.describe import corpus_name, model_line
-from bot.gate import REFUSALS, Gate
-from bot.reply import MESSAGE_LIMIT, REQUEST_ERRORS, describe, render
+from bot.discord_app.buttons import model_of, writing_view
+from bot.discord_app.channel_output import NO_MENTIONS, echo, send
+from bot.discord_app.rate_limits import REFUSALS, Gate
+from bot.discord_app.reply_chain import Chains, without_mentions
+from bot.discord_app.story_teller import Teller
+from bot.discord_app.streaming_reply import MESSAGE_LIMIT, REQUEST_ERRORS, describe, render
+from bot.model_info import corpus_name, model_line
 from bot.settings import Settings
-from bot.teller import Teller
 from engine import Conversation, Generator
 from engine.sampling import WORDS
 

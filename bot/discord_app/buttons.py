@@ -3,7 +3,7 @@
 They outlive the bot process: each button's custom_id says what it does and which model wrote the
 reply (`alice:continue:holmes`), and one `DynamicItem` class, registered in `setup_hook`, answers
 every button that matches it, on any message, however old. What a press needs beyond that (the
-story so far) is read back out of the messages (bot/chain.py).
+story so far) is read back out of the messages (bot/discord_app/reply_chain.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ TEMPLATE = r"alice:(?P<action>continue|again|stop):(?P<model>[a-z0-9_-]{1,32})" 
 
 
 class Presses(Protocol):
-    """What answers the buttons (bot/teller.py's Teller)."""
+    """What answers the buttons (bot/discord_app/story_teller.py's Teller)."""
 
     async def press(self, interaction: discord.Interaction, action: str, model: str) -> None: ...
 

@@ -7,7 +7,7 @@ absolute paths and URLs out of a line from somewhere else (the training child, a
 `for_channel` is the gate every line the bot itself writes passes on its way out (`send`, `edit`,
 `answer`): the server's own folders (models, temp, home, the Python install, this package, the
 working folder) are cut down to their last part, whatever wrote the line. The full line, paths
-and all, is for the bot's log. People's seeds and the model's words are shown by bot/reply.py's
+and all, is for the bot's log. People's seeds and the model's words are shown by bot/discord_app/streaming_reply.py's
 `render`, escaped by `echo` too.
 """
 
@@ -56,7 +56,7 @@ def _server_folders(extra: tuple[str, ...]) -> tuple[str, ...]:
     """The folders of this machine that no channel is shown, longest first (so a folder inside
     another is cut as a whole)."""
     found = {sys.prefix, sys.base_prefix, sys.exec_prefix, tempfile.gettempdir(), str(Path.home()),
-             str(Path(__file__).resolve().parents[1]), *extra}
+             str(Path(__file__).resolve().parents[2]), *extra}
     with contextlib.suppress(OSError):
         found.add(os.getcwd())
     for folder in list(found):

@@ -3,8 +3,8 @@ owner's `!reload` (serve model folders added to ALICE_MODELS_DIR by hand, withou
 
 Who may teach: the application's owner, and members with the role named in ALICE_LEARN_ROLE. One
 book at a time: a second `!learn` is told what is being learnt and to wait. The training itself
-(child process, progress, publishing) is bot/learning.py; serving the new model is the bot's
-`serve` callable (bot/discord_bot.py), given to this cog so that it never reaches into the bot.
+(child process, progress, publishing) is bot/learn/training_job.py; serving the new model is the bot's
+`serve` callable (bot/discord_app/alice_bot.py), given to this cog so that it never reaches into the bot.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from pathlib import Path
 import discord
 from discord.ext import commands
 
-from bot.channel import echo, edit, send, unpathed
-from bot.learning import UPLOAD, LearnJob, check_book, duration
-from bot.lesson import LearnError, Lesson, check_minutes, check_name, check_room, parse_request, temp_folder
-from bot.reply import REQUEST_ERRORS, describe
+from bot.discord_app.channel_output import echo, edit, send, unpathed
+from bot.discord_app.streaming_reply import REQUEST_ERRORS, describe
+from bot.learn.lesson import LearnError, Lesson, check_minutes, check_name, check_room, parse_request, temp_folder
+from bot.learn.training_job import UPLOAD, LearnJob, check_book, duration
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)

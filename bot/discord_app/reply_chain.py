@@ -1,6 +1,6 @@
 """A Discord story lives in its messages: it is rebuilt from a reply's chain of message references.
 
-A reply of the bot shows its seed (in bold) and its continuation (bot/reply.py) and refers to the
+A reply of the bot shows its seed (in bold) and its continuation (bot/discord_app/streaming_reply.py) and refers to the
 message that asked for it; a reply written by Continue shows only its continuation and refers to
 the reply it continues; a person's `!alice <text>` (or a reply mentioning the bot) refers to the
 reply whose story it adds to. Walking the references back gives the story, so nothing lives only in
@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import discord
 
-from bot.reply import REQUEST_ERRORS, parse_reply
+from bot.discord_app.streaming_reply import REQUEST_ERRORS, parse_reply
 from engine.conversation import MODEL, PERSON, Conversation
 
 MAX_LINKS = 50  # messages followed at most per story (the model reads only the tail anyway)

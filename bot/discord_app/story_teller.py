@@ -1,6 +1,6 @@
 """Writing a story's next reply on Discord, and the buttons under replies.
 
-A reply streams in with a Stop button and ends with Continue and Again (bot/buttons.py). A press
+A reply streams in with a Stop button and ends with Continue and Again (bot/discord_app/buttons.py). A press
 of Continue writes the story's next reply (a new message answering this one, quoting nothing);
 Again writes this reply anew from the same story; Stop ends the writing (only for the person who
 asked for the reply). Presses pass the same cooldown and per-server cap as commands.
@@ -16,11 +16,11 @@ from functools import partial
 
 import discord
 
-from bot.buttons import finished_view, writing_view
-from bot.chain import Chains
-from bot.channel import NO_MENTIONS, answer, echo
-from bot.gate import REFUSALS, Gate
-from bot.reply import REQUEST_ERRORS, describe, parse_reply, render, room_for_text, stream_into
+from bot.discord_app.buttons import finished_view, writing_view
+from bot.discord_app.channel_output import NO_MENTIONS, answer, echo
+from bot.discord_app.rate_limits import REFUSALS, Gate
+from bot.discord_app.reply_chain import Chains
+from bot.discord_app.streaming_reply import REQUEST_ERRORS, describe, parse_reply, render, room_for_text, stream_into
 from bot.settings import Settings
 from engine import Conversation, Generator, Sampling
 from engine.endings import target_within

@@ -22,7 +22,7 @@ from typing import Protocol
 import aiohttp
 import discord
 
-from bot.channel import NO_MENTIONS, echo
+from bot.discord_app.channel_output import NO_MENTIONS, echo
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """What to learn and whether it may be learnt: a `/learn` or `!learn` line read into words and
 options, the checks on the model's name, the time budget and the models folder's room, and the
-hidden temp folder a run writes into. The run itself: bot/learning.py.
+hidden temp folder a run writes into. The run itself: bot/learn/training_job.py.
 """
 
 from __future__ import annotations

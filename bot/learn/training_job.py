@@ -1,6 +1,6 @@
 """Teaching a new book: `python -m train` in a child process, its progress, cancelling it, and
 publishing the finished model folder into the models folder. Used by Discord's `!learn`
-(bot/learn_cog.py) and the terminal's `/learn` (bot/learn_repl.py).
+(bot/discord_app/learn_commands.py) and the terminal's `/learn` (bot/terminal/learn_command.py).
 
 The child writes into a hidden temp folder inside the models folder (`.learn-NAME-*`, which model
 scans skip). Only when it has finished and the folder loads is it renamed into place (an old model
@@ -28,7 +28,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.lesson import TEMP_PREFIX, LearnError, Lesson
+from bot.learn.lesson import TEMP_PREFIX, LearnError, Lesson
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """The terminal's `/learn FILE|gutenberg:N NAME [--minutes M] [--replace]`: trains the book in the
-background while you keep talking (bot/learning.py), shows how far it is in the bottom toolbar and
+background while you keep talking (bot/learn/training_job.py), shows how far it is in the bottom toolbar and
 says in one line when it is done; `/model NAME` then talks to it. `/learn stop` cancels.
 
 New models go to ALICE_MODELS_DIR, or `models` in the user's data folder when it is not set.
@@ -12,8 +12,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.learning import LearnJob
-from bot.lesson import LearnError, Lesson, check_minutes, check_name, check_room, parse_request, temp_folder
+from bot.learn.lesson import LearnError, Lesson, check_minutes, check_name, check_room, parse_request, temp_folder
+from bot.learn.training_job import LearnJob
 from bot.settings import Settings
 
 USAGE = "/learn FILE|gutenberg:N NAME [--minutes M] [--replace]"

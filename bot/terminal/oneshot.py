@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from bot.loader import close_generator, open_generator
+from bot.model_loading import close_generator, open_generator
 from bot.settings import Settings
 
 

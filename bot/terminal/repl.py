@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TextIO
 
-from bot.describe import describe_model, describe_precision
-from bot.learn_repl import TerminalLearner
-from bot.loader import ModelLoadError, ModelSlot
+from bot.model_info import describe_model, describe_precision
+from bot.model_loading import ModelLoadError, ModelSlot
 from bot.settings import Settings, SettingsError
-from bot.story import Story, unquoted
-from bot.typed import readable
+from bot.terminal.learn_command import TerminalLearner
+from bot.terminal.story import Story, unquoted
+from bot.terminal.typed_text import readable
 
 if TYPE_CHECKING:
     from engine.generator import Generator

@@ -18,9 +18,9 @@ from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
 from prompt_toolkit.patch_stdout import patch_stdout
 
-from bot.loader import ModelSlot
-from bot.repl import Repl
+from bot.model_loading import ModelSlot
 from bot.settings import Settings
+from bot.terminal.repl import Repl
 
 PROMPT = "❧ "  # distinctive, so that a test in a pseudo-terminal can wait for it
 HISTORY_ENV = "ALICE_HISTORY"
