@@ -1,12 +1,10 @@
-"""The model behind the terminal front end: opened once, in the background for the REPL, swappable.
+"""Opening a model folder as a Generator with the settings' device, precision and limits (both front ends).
 
 torch is imported only here, on first use, so that the prompt (or `--help`) appears at once.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,60 +48,3 @@ def close_generator(generator: Any) -> None:
     close = getattr(generator, "close", None)
     if close is not None:
         close()
-
-
-class ModelSlot:
-    """Holds the REPL's generator. The first one loads in a background thread so that the prompt
-    shows within a second; `wait()` blocks (interruptibly) until it is there or has failed."""
-
-    def __init__(self, settings: Settings, opener: Callable[..., Any] = open_generator,
-                 on_loaded: Callable[[str | None], None] | None = None) -> None:
-        self.settings = settings
-        self.generator: Any = None
-        self.error: str | None = None
-        self._opener = opener
-        self.on_loaded = on_loaded or (lambda error: None)  # called with the error, or None
-        self._ready = threading.Event()
-
-    def start(self) -> None:
-        threading.Thread(target=self._load_first, name="alice-loader", daemon=True).start()
-
-    def _load_first(self) -> None:
-        try:
-            self.generator = self._opener(self.settings)
-        except ModelLoadError as exc:
-            self.error = str(exc)
-        except Exception as exc:  # a background thread must not die without a word
-            self.error = f"{type(exc).__name__}: {exc}"
-        self._ready.set()
-        self.on_loaded(self.error)
-
-    @property
-    def ready(self) -> bool:
-        return self._ready.is_set()
-
-    @property
-    def status(self) -> str:
-        """A few words for the toolbar."""
-        if not self.ready:
-            return "loading…"
-        return self.generator.loaded.name if self.generator is not None else "no model"
-
-    def wait(self) -> Any:
-        """The generator once loading has finished (None if it failed); Ctrl-C interrupts."""
-        while not self._ready.wait(0.1):  # short waits keep KeyboardInterrupt prompt
-            pass
-        return self.generator
-
-    def replace(self, model: str) -> Any:
-        """Load another model folder; on failure (ModelLoadError) the current one stays."""
-        self.wait()
-        new = self._opener(self.settings, model)
-        old, self.generator, self.error = self.generator, new, None
-        if old is not None:
-            close_generator(old)
-        return new
-
-    def close(self) -> None:
-        if self.ready and self.generator is not None:
-            close_generator(self.generator)

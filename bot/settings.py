@@ -15,7 +15,11 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from engine.sampling_settings import DEFAULT_BEST_OF, Sampling
+from engine.sampling_settings import RULES as SAMPLING_RULES
 from engine.steps import CHOICES as PRECISIONS  # auto and the precisions (no torch: cheap to import)
+
+PLAIN = Sampling()  # the engine's sampling defaults, which the settings' defaults are
 
 
 class SettingsError(ValueError):
@@ -44,12 +48,14 @@ class Settings:
     length: int = _setting(400, "ALICE_LENGTH", "characters generated per request by default")
     max_length: int = _setting(1500, "ALICE_MAX_LENGTH",
                                "largest length a Discord user may ask for (the terminal has no cap)")
-    temperature: float = _setting(0.8, "ALICE_TEMPERATURE", "sampling temperature; 0 = greedy, < 1 safer, > 1 wilder")
-    top_k: int = _setting(0, "ALICE_TOP_K", "sample only from the k likeliest characters; 0 = off")
-    top_p: float = _setting(0.95, "ALICE_TOP_P", "sample from the smallest set reaching this probability; 1 = off")
-    words: str = _setting("lexicon", "ALICE_WORDS",
+    temperature: float = _setting(PLAIN.temperature, "ALICE_TEMPERATURE",
+                                  "sampling temperature; 0 = greedy, < 1 safer, > 1 wilder")
+    top_k: int = _setting(PLAIN.top_k, "ALICE_TOP_K", "sample only from the k likeliest characters; 0 = off")
+    top_p: float = _setting(PLAIN.top_p, "ALICE_TOP_P",
+                            "sample from the smallest set reaching this probability; 1 = off")
+    words: str = _setting(PLAIN.words, "ALICE_WORDS",
                           "lexicon = write only words of the model's lexicon.txt; free = any spelling")
-    best_of: int = _setting(2, "ALICE_BEST_OF", "write sentence by sentence, each the best of this many "
+    best_of: int = _setting(DEFAULT_BEST_OF, "ALICE_BEST_OF", "write sentence by sentence, each the best of this many "
                             "candidates by the model's own score (1 = plain sampling; more = more sense, slower)")
     max_seed_chars: int = _setting(400, "ALICE_MAX_SEED_CHARS", "longer seeds (and stories) are read from their "
                                    "last this many characters (the models remember less: bench/seed_horizon.py)")
@@ -85,6 +91,10 @@ class Settings:
         for name, value in given.items():
             _check(name, value)
         return replace(self, **given)
+
+    def sampling(self) -> Sampling:
+        """The sampling these settings ask for."""
+        return Sampling(self.temperature, self.top_k, self.top_p, self.words, self.best_of)
 
 
 def add_setting_options(parser: argparse.ArgumentParser, flags: Mapping[str, str]) -> None:
@@ -155,19 +165,15 @@ def checked_for_discord(settings: Settings) -> Settings:
 
 
 _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {  # setting: (test of a value, the rule in words)
+    **SAMPLING_RULES,  # temperature, top_k, top_p, words, best_of: the engine's own rules
     "length": (lambda v: v > 0, "must be a positive number of characters"),
     "max_length": (lambda v: v > 0, "must be a positive number of characters"),
-    "temperature": (lambda v: 0 <= v <= 10, "must be between 0 and 10"),
-    "top_k": (lambda v: v >= 0, "must be 0 (off) or positive"),
-    "top_p": (lambda v: 0 < v <= 1, "must be in (0, 1]"),
     "max_seed_chars": (lambda v: v > 0, "must be positive"),
     "state_cache_mb": (lambda v: v >= 0, "must not be negative"),
     "edit_interval": (lambda v: v >= 0, "must not be negative"),
     "cooldown": (lambda v: v >= 0, "must not be negative"),
     "guild_concurrency": (lambda v: v > 0, "must be positive"),
     "device": (lambda v: v in ("auto", "cpu", "cuda") or v.startswith("cuda:"), "must be auto, cpu or cuda"),
-    "words": (lambda v: v in ("lexicon", "free"), "must be lexicon or free"),
-    "best_of": (lambda v: 1 <= v <= 64, "must be a whole number from 1 (plain sampling) to 64"),
     "precision": (lambda v: v in PRECISIONS, f"must be {', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}"),
     "learn_minutes": (lambda v: v >= 0, "must not be negative"),
     "learn_upload_mb": (lambda v: v > 0, "must be positive"),

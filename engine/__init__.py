@@ -15,7 +15,7 @@ _EXPORTS = {
     "load_model_folder": "engine.modelfolder", "read_model_info": "engine.modelfolder",
     "save_model_folder": "engine.modelfolder", "recorded_bpc": "engine.modelfolder",
     "recorded_corpus": "engine.modelfolder", "recorded_base": "engine.modelfolder",
-    "Sampling": "engine.sampling", "StreamOptions": "engine.options", "Conversation": "engine.conversation",
+    "Sampling": "engine.sampling_settings", "StreamOptions": "engine.options", "Conversation": "engine.conversation",
     "Generator": "engine.generator", "GeneratorClosed": "engine.outbox",
 }
 __all__ = sorted(_EXPORTS)

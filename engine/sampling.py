@@ -1,4 +1,4 @@
-"""Sampling settings and the batched draw of next characters (temperature, top-k, top-p, and the
+"""The batched draw of next characters (temperature, top-k, top-p, and the
 characters a row may write at all: see engine/lexicon.py for `words="lexicon"`).
 
 The draw runs in numpy on the CPU: for a few dozen characters per row, a handful of numpy calls cost
@@ -8,41 +8,14 @@ microseconds where the same work as torch operators costs a step's worth of disp
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from engine.sampling_settings import MAX_BEST_OF, WORDS, Sampling
 
-@dataclass(frozen=True)
-class Sampling:
-    """How the next character is chosen from the model's distribution."""
-
-    temperature: float = 0.8  # 0 = greedy (always the likeliest), < 1 = safer, > 1 = wilder
-    top_k: int = 0  # keep only the k likeliest characters (0 = all)
-    top_p: float = 0.95  # keep the smallest set whose probability reaches p (1 = all)
-    words: str = "lexicon"  # "lexicon" = only words of the model's lexicon.txt (if it has one); "free" = any
-    best_of: int = 1  # write sentence by sentence, each the best of this many candidates (engine/sentences.py)
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.temperature <= 10:
-            raise ValueError(f"temperature must be between 0 and 10, not {self.temperature}")
-        if self.top_k < 0:
-            raise ValueError(f"top_k must be 0 (off) or a positive count, not {self.top_k}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], not {self.top_p}")
-        if not (isinstance(self.best_of, int) and 1 <= self.best_of <= MAX_BEST_OF):
-            raise ValueError(f"best_of must be a whole number from 1 to {MAX_BEST_OF}, not {self.best_of}")
-        if self.words not in WORDS:
-            raise ValueError(f"words must be {' or '.join(WORDS)}, not {self.words!r}")
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature == 0
-
-
-WORDS = ("lexicon", "free")
-MAX_BEST_OF = 64  # candidates per sentence: each is a row of the batch
+# Sampling, WORDS and MAX_BEST_OF are defined in engine/sampling_settings.py (torch-free) and offered here too
+__all__ = ["MAX_BEST_OF", "WORDS", "RowSettings", "Sampling", "choose", "sample_next"]
 
 
 class RowSettings:

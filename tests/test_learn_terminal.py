@@ -12,9 +12,9 @@ from test_learn_discord import CORPUS, TINY, WAIT, needs_corpus
 
 from bot.learn.lesson import Lesson
 from bot.learn.training_job import LearnJob
-from bot.model_loading import ModelSlot
 from bot.settings import Settings
 from bot.terminal.learn_command import TerminalLearner, models_folder
+from bot.terminal.model_slot import ModelSlot
 from bot.terminal.repl import Repl
 from bot.terminal.session import PROMPT
 

@@ -21,8 +21,9 @@ import torch
 from test_train import CORPUS, ROOT, TINY, needs_corpus, private_cache  # noqa: F401 (private_cache: the autouse fixture)
 
 from bot.__main__ import main as bot_main
-from bot.model_loading import ModelSlot, open_generator
+from bot.model_loading import open_generator
 from bot.settings import Settings, load_settings
+from bot.terminal.model_slot import ModelSlot
 from bot.terminal.repl import Repl
 from engine import Generator, Sampling
 from engine.lexicon import BETWEEN, CLOSED, FREE, LEXICON, WORD, Lexicon, WordGuide, fold

@@ -319,8 +319,9 @@ def test_the_terminal_names_the_precision_and_refuses_one_it_cannot_run(tmp_path
 def test_info_says_which_precision_runs_and_why():
     import io
 
-    from bot.model_loading import ModelSlot, open_generator
+    from bot.model_loading import open_generator
     from bot.settings import Settings
+    from bot.terminal.model_slot import ModelSlot
     from bot.terminal.repl import Repl
 
     settings = Settings(device="cpu", precision="fp32")

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.model_loading import ModelSlot
 from bot.settings import Settings
+from bot.terminal.model_slot import ModelSlot
 from bot.terminal.repl import COMMANDS, Repl
 from bot.terminal.session import PROMPT
 

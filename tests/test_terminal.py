@@ -8,6 +8,7 @@ import os
 import sys
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,8 +19,9 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from bot.model_info import describe_model
-from bot.model_loading import ModelLoadError, ModelSlot
+from bot.model_loading import ModelLoadError
 from bot.settings import Settings
+from bot.terminal.model_slot import ModelSlot
 from bot.terminal.repl import COMMANDS, Repl
 from bot.terminal.session import PROMPT, history_path, make_session, open_history, run_terminal
 
@@ -37,8 +39,9 @@ class FakeGenerator:
         self.calls: list[dict] = []
         self.stream_closed = False
 
-    def stream(self, seed, length: int = 400, **kwargs):
-        self.calls.append({"seed": getattr(seed, "text", seed), "length": length, **kwargs})  # a story: its text
+    def stream(self, seed, length: int = 400, sampling=None, **kwargs):
+        fields = asdict(sampling) if sampling is not None else {}  # recorded field by field; a story: its text
+        self.calls.append({"seed": getattr(seed, "text", seed), "length": length, **fields, **kwargs})
         try:
             for i in range(length):
                 yield "abcdefghijklmnopqrstuvwxyz"[i % 26]

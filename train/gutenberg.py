@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import re
 import tempfile
 import urllib.error
 import urllib.request
@@ -17,7 +16,8 @@ from pathlib import Path
 
 import platformdirs
 
-PREFIX = "gutenberg:"
+from engine.gutenberg_spec import gutenberg_number
+
 DEFAULT_MIRROR = "https://www.gutenberg.org"
 MIRROR_ENV = "ALICE_GUTENBERG_MIRROR"
 TIMEOUT_S = 30.0  # per request: connecting, and each wait for more bytes
@@ -39,13 +39,10 @@ def default_cache_dir() -> Path:
 
 def book_number(spec: str) -> int | None:
     """N for `gutenberg:N`, None for a local path; CorpusError when N is not a positive integer."""
-    if not spec.startswith(PREFIX):
-        return None
-    number = spec[len(PREFIX):]
-    # Only plain digits: int() would also take "+5", " 5" and "1_000".
-    if not re.fullmatch(r"[0-9]+", number) or int(number) == 0:
-        raise CorpusError(f"{spec}: the book number must be a positive integer, as in gutenberg:11")
-    return int(number)
+    try:
+        return gutenberg_number(spec)
+    except ValueError as exc:
+        raise CorpusError(str(exc)) from None
 
 
 def cache_path(number: int, cache_dir: Path | None = None) -> Path:

@@ -1,6 +1,7 @@
 """What to learn and whether it may be learnt: a `/learn` or `!learn` line read into words and
 options, the checks on the model's name, the time budget and the models folder's room, and the
-hidden temp folder a run writes into. The run itself: bot/learn/training_job.py.
+hidden temp folder a run writes into. The run itself: bot/learn/training_job.py; the steps in order:
+bot/learn/start.py.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.command_names import RESERVED
+
 NAME_RULE = "letters, digits, - and _, at most 32"
 _NAME = re.compile(r"[a-z0-9_-]{1,32}")
-RESERVED = frozenset({"alice", "models", "sync", "help", "learn", "reload", "stop"})  # commands of either front end
 TEMP_PREFIX = ".learn-"
 ROOM_MB = 120.0  # a run's largest footprint: checkpoint (weights + AdamW moments), weights, lexicon, history
 _OPTION = re.compile(r"^--(minutes|replace)(?:=(.*))?$")

@@ -7,14 +7,15 @@ New models go to ALICE_MODELS_DIR, or `models` in the user's data folder when it
 
 from __future__ import annotations
 
-import shlex
-import shutil
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.learn.lesson import LearnError, Lesson, check_minutes, check_name, check_room, parse_request, temp_folder
+from bot.learn.lesson import LearnError
+from bot.learn.start import Book, Shelf, start_lesson
 from bot.learn.training_job import LearnJob
 from bot.settings import Settings
+from engine.gutenberg_spec import is_gutenberg
 
 USAGE = "/learn FILE|gutenberg:N NAME [--minutes M] [--replace]"
 
@@ -28,13 +29,27 @@ def models_folder(settings: Settings) -> Path:
     return Path(user_data_dir("alice")) / "models"
 
 
+def typed_book(words: list[str]) -> Book:
+    """The book of `/learn BOOK NAME`: gutenberg:N, or a text file (named to people as typed)."""
+    if len(words) != 2:
+        raise LearnError(f"usage: {USAGE}")
+    book = words[0]
+    if is_gutenberg(book):
+        return Book(book, shown=book)
+    path = Path(book).expanduser()
+    if not path.is_file():
+        raise LearnError(f"{book}: no such file")
+    return Book(str(path.resolve()), shown=book, size=path.stat().st_size)
+
+
 class TerminalLearner:
     """The REPL's one training run at a time. `notify(line)` says how a run ended (from the run's
     thread); `on_change()` is called on each progress report (the terminal redraws its toolbar)."""
 
-    def __init__(self, settings: Settings, notify: Callable[[str], None]) -> None:
+    def __init__(self, settings: Settings, notify: Callable[[str], None],
+                 on_change: Callable[[], None] | None = None) -> None:
         self.settings, self.notify = settings, notify
-        self.on_change: Callable[[], None] = lambda: None
+        self.on_change = on_change or (lambda: None)
         self.job: LearnJob | None = None
         self._told = True  # whether the current job's end has been said
 
@@ -57,29 +72,11 @@ class TerminalLearner:
         if self.running:
             raise LearnError(f"already learning {self.job.lesson.name} ({self.job.progress.describe()}); "
                              f"/learn stop cancels it")
-        request = parse_request(arg)
-        if len(request.words) != 2:
-            raise LearnError(f"usage: {USAGE}")
-        book, name = request.words
-        if not book.lower().startswith("gutenberg:"):
-            path = Path(book).expanduser()
-            if not path.is_file():
-                raise LearnError(f"{book}: no such file")
-            book = str(path.resolve())
-        folder = models_folder(self.settings)
-        name = check_name(name, folder, replace=request.replace)
-        minutes = check_minutes(request.minutes, self.settings.learn_minutes)
-        check_room(folder, self.settings.learn_disk_mb, Path(book).stat().st_size if Path(book).is_file() else 0)
-        lesson = Lesson(book, name, folder, minutes, request.replace, shown=request.words[0])
-        out = temp_folder(folder, name)
-        job = LearnJob(lesson, out, shlex.split(self.settings.learn_train_args), on_change=self._changed)
-        try:
-            job.start()
-        except OSError as exc:
-            shutil.rmtree(out, ignore_errors=True)
-            raise LearnError(f"cannot start python -m train: {exc}") from None
+        shelf = Shelf.of(self.settings, models_folder(self.settings))
+        job = asyncio.run(start_lesson(arg, shelf, typed_book, on_change=self._changed))
         self.job, self._told = job, False
-        return f"learning {name} from {lesson.title} in the background (progress below; /learn stop cancels)"
+        lesson = job.lesson
+        return f"learning {lesson.name} from {lesson.title} in the background (progress below; /learn stop cancels)"
 
     def stop(self) -> str:
         job = self.job

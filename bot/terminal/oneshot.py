@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from bot.model_loading import close_generator, open_generator
 from bot.settings import Settings
+from bot.write_request import WriteRequest
 
 
 def run_once(settings: Settings, seed: str, out: TextIO, rng_seed: int | None = None, echo: bool = False) -> int:
@@ -20,7 +21,7 @@ def run_once(settings: Settings, seed: str, out: TextIO, rng_seed: int | None = 
         out.flush()
     generator = open_generator(settings)
     try:
-        _print_generation(generator, settings, seed, out, rng_seed)
+        _print_generation(generator, WriteRequest.by_settings(settings, seed, rng_seed=rng_seed), out)
     finally:
         close_generator(generator)
     return 0
@@ -40,18 +41,15 @@ def run_pipe(settings: Settings, lines: Iterable[str], out: TextIO, rng_seed: in
                 out.write(seed)
                 out.flush()
             generator = generator or open_generator(settings)  # loaded once, and only if needed
-            _print_generation(generator, settings, seed, out, rng_seed)
+            _print_generation(generator, WriteRequest.by_settings(settings, seed, rng_seed=rng_seed), out)
     finally:
         if generator is not None:
             close_generator(generator)
     return 0
 
 
-def _print_generation(generator: Any, settings: Settings, seed: str, out: TextIO, rng_seed: int | None) -> None:
-    stream = generator.stream(seed, length=settings.length, temperature=settings.temperature,
-                              top_k=settings.top_k, top_p=settings.top_p, words=settings.words,
-                              best_of=settings.best_of, rng_seed=rng_seed,
-                              exact=settings.exact)
+def _print_generation(generator: Any, request: WriteRequest, out: TextIO) -> None:
+    stream = request.stream(generator)
     try:
         for piece in stream:
             out.write(piece)

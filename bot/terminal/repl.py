@@ -9,11 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TextIO
 
 from bot.model_info import describe_model, describe_precision
-from bot.model_loading import ModelLoadError, ModelSlot
+from bot.model_loading import ModelLoadError
 from bot.settings import Settings, SettingsError
 from bot.terminal.learn_command import TerminalLearner
+from bot.terminal.model_slot import ModelSlot
 from bot.terminal.story import Story, unquoted
 from bot.terminal.typed_text import readable
+from bot.write_request import WriteRequest
+from engine.sampling_settings import RULES as SAMPLING_RULES
 
 if TYPE_CHECKING:
     from engine.generator import Generator
@@ -46,7 +49,8 @@ COMMANDS = {  # name: (argument, what it does); /help prints this table
 class Repl:
     """The terminal's state (generation settings, model) and its reaction to each line."""
 
-    def __init__(self, settings: Settings, slot: ModelSlot, out: TextIO) -> None:
+    def __init__(self, settings: Settings, slot: ModelSlot, out: TextIO,
+                 learner: TerminalLearner | None = None) -> None:
         self.settings = settings
         self.slot = slot
         self.out = out
@@ -54,7 +58,7 @@ class Repl:
         self.story = Story()
         # /greedy off goes back to this temperature
         self._warm_temperature = settings.temperature or Settings().temperature
-        self.learner = TerminalLearner(settings, self.say)  # the terminal has it print above the prompt
+        self.learner = learner or TerminalLearner(settings, self.say)  # the terminal's prints above the prompt
 
     def handle_line(self, line: str) -> bool:
         """Act on one line typed at the prompt; False means 'quit'."""
@@ -84,11 +88,15 @@ class Repl:
         """Add `line` to the story and stream its continuation; Ctrl-C stops it and keeps the text."""
         generator = self._loaded("; /model PATH loads one")
         if generator is not None:
-            self.story.take_turn(generator, self.settings, self.rng_seed, self.out, line)
+            self.story.take_turn(generator, self.asked(line), self.out)
+
+    def asked(self, line: str = "") -> WriteRequest:
+        """What the terminal asks for now: `line` written with its settings and random seed."""
+        return WriteRequest.by_settings(self.settings, line, rng_seed=self.rng_seed)
 
     def _cmd_retry(self, arg: str) -> None:
         generator = self._loaded()
-        if generator is not None and not self.story.retry(generator, self.settings, self.rng_seed, self.out):
+        if generator is not None and not self.story.retry(generator, self.asked(), self.out):
             self.say("nothing to retry: the last turn is not a continuation (press Enter for one)")
 
     def _cmd_undo(self, arg: str) -> None:
@@ -203,7 +211,7 @@ class Repl:
         try:
             self.settings = self.settings.with_overrides(best_of=int(arg))
         except (ValueError, SettingsError) as exc:
-            rule = exc.rule if isinstance(exc, SettingsError) else "must be a whole number from 1 to 64"
+            rule = exc.rule if isinstance(exc, SettingsError) else SAMPLING_RULES["best_of"][1]
             self.say(f"/best {arg}: {rule}")
             return
         self.say(f"best of {self.settings.best_of}" + (" (plain sampling)" if self.settings.best_of == 1 else ""))

@@ -18,8 +18,9 @@ from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
 from prompt_toolkit.patch_stdout import patch_stdout
 
-from bot.model_loading import ModelSlot
 from bot.settings import Settings
+from bot.terminal.learn_command import TerminalLearner
+from bot.terminal.model_slot import ModelSlot
 from bot.terminal.repl import Repl
 
 PROMPT = "❧ "  # distinctive, so that a test in a pseudo-terminal can wait for it
@@ -58,9 +59,9 @@ def run_terminal(settings: Settings, session: PromptSession | None = None, out: 
     out = out or sys.stdout  # the real stdout, captured before patch_stdout replaces it
     session = session or make_session(open_history(history_path()))
     slot = slot or ModelSlot(settings, on_loaded=lambda error: _loaded(session, error))
-    repl = Repl(settings, slot, out)
-    repl.learner.notify = print  # from the training's thread: patch_stdout keeps the prompt intact
-    repl.learner.on_change = lambda: _redraw(session)  # the toolbar shows its progress
+    # print from the training's thread (patch_stdout keeps the prompt intact); the toolbar shows its progress
+    learner = TerminalLearner(settings, notify=print, on_change=lambda: _redraw(session))
+    repl = Repl(settings, slot, out, learner)
     slot.start()
     try:
         with patch_stdout(raw=True):
@@ -81,7 +82,6 @@ def run_terminal(settings: Settings, session: PromptSession | None = None, out: 
     finally:
         repl.learner.close()
         slot.close()
-
 
 
 def _loaded(session: PromptSession, error: str | None) -> None:

@@ -1,14 +1,15 @@
 """The terminal's story: one conversation that grows turn by turn (typed lines and the model's text).
 
-Kept free of prompt_toolkit and torch: the REPL hands it a Generator, its settings and where to write.
+Kept free of prompt_toolkit and torch: the REPL hands it a Generator, what was asked and where to write.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.settings import Settings
+from bot.write_request import WriteRequest
 from engine.conversation import MODEL, PERSON, Conversation
 
 
@@ -34,20 +35,22 @@ class Story:
     def text(self) -> str:
         return self.conversation.text
 
-    def take_turn(self, generator: Any, settings: Settings, rng_seed: int | None, out: TextIO, line: str = "") -> None:
-        """Add the typed `line` (nothing for an empty one) and stream the model's continuation to `out`."""
-        self.conversation.add(line, PERSON)
+    def take_turn(self, generator: Any, request: WriteRequest, out: TextIO) -> None:
+        """Add the typed line (`request.seed`; nothing for an empty one) and stream the model's
+        continuation to `out`."""
+        self.conversation.add(request.seed, PERSON)
         self.retries = 0
-        self._continue(generator, settings, rng_seed, out)
+        self._continue(generator, request, out)
 
-    def retry(self, generator: Any, settings: Settings, rng_seed: int | None, out: TextIO) -> bool:
+    def retry(self, generator: Any, request: WriteRequest, out: TextIO) -> bool:
         """Replace the last continuation with a new one; False when the last turn is not the model's."""
         turns = self.conversation.turns
         if not turns or turns[-1].by != MODEL:
             return False
         self.conversation.undo()
         self.retries += 1
-        self._continue(generator, settings, None if rng_seed is None else rng_seed + self.retries, out)
+        seed = request.rng_seed
+        self._continue(generator, replace(request, rng_seed=None if seed is None else seed + self.retries), out)
         return True
 
     def undo(self) -> str:
@@ -87,13 +90,10 @@ class Story:
     def show(self) -> str:
         return self.text if self.text.strip() else "(the story is empty)"
 
-    def _continue(self, generator: Any, settings: Settings, rng_seed: int | None, out: TextIO) -> None:
+    def _continue(self, generator: Any, request: WriteRequest, out: TextIO) -> None:
         """Stream the next continuation to the output and add it to the story; Ctrl-C stops it and
         keeps what was written."""
-        s = settings
-        stream = generator.stream(self.conversation, length=s.length, temperature=s.temperature, top_k=s.top_k,
-                                  top_p=s.top_p, words=s.words, best_of=s.best_of, rng_seed=rng_seed,
-                                  exact=s.exact)
+        stream = request.stream(generator, self.conversation)
         written: list[str] = []
         try:
             for piece in stream:
