@@ -22,11 +22,10 @@ from discord import app_commands
 from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 
-from bot.discord_app.alice_commands import BUILTIN_COMMANDS, MAIN_MODEL, AliceCog, make_teller, model_command
-from bot.discord_app.buttons import StoryButton
+from bot.command_names import BUILTIN_COMMANDS, MAIN_MODEL
+from bot.discord_app.alice_commands import AliceCog, make_teller, model_command
 from bot.discord_app.channel_output import NO_MENTIONS, answer, hide_folders
 from bot.discord_app.learn_commands import LearnCog
-from bot.discord_app.story_teller import Teller
 from bot.discord_app.streaming_reply import REQUEST_ERRORS
 from bot.model_loading import close_generator, generator_from_settings
 from bot.settings import Settings, SettingsError, add_setting_options, checked_for_discord, load_settings
@@ -99,7 +98,8 @@ class AliceBot(commands.Bot):
         self.settings, self.model_paths = settings, models
         hide_folders([settings.models_dir, settings.model, *map(str, models.values())])  # never shown to a channel
         self.generators: dict[str, Generator] = {}
-        self.teller: Teller | None = None  # made in setup_hook: it needs the bot's user id
+        self.alice_cog: AliceCog | None = None  # made in setup_hook: its Teller needs the bot's user id
+        self.learn_cog: LearnCog | None = None
 
     async def setup_hook(self) -> None:
         for name, path in self.model_paths.items():
@@ -109,15 +109,15 @@ class AliceBot(commands.Bot):
                 if name == MAIN_MODEL:
                     raise
                 log.warning("skipping %s: %s", path, exc)
-        self.teller = make_teller(self.user.id, self.settings, self.generators)  # login has set self.user
-        cog = AliceCog(self, self.settings, self.generators, self.teller)
-        await self.add_cog(cog)
-        self.add_dynamic_items(StoryButton)  # the buttons under every reply, sent before a restart too
+        teller = make_teller(self.user.id, self.settings, self.generators)  # login has set self.user
+        self.alice_cog = AliceCog(self, self.settings, self.generators, teller, self.rescan_models)
+        await self.add_cog(self.alice_cog)
+        self.add_dynamic_items(teller.buttons.item)  # the buttons under every reply, sent before a restart too
         for name in self.generators:
             if name != MAIN_MODEL:
-                self.add_command(model_command(cog, name))
-        cog.rescan = self.rescan_models  # !models serves folders added since the start
-        await self.add_cog(LearnCog(self, self.settings, self.serve_model, self.rescan_models))
+                self.add_command(model_command(self.alice_cog, name))
+        self.learn_cog = LearnCog(self, self.settings, self.serve_model, self.rescan_models)
+        await self.add_cog(self.learn_cog)
 
     async def serve_model(self, name: str, path: Path) -> None:
         """Serve the model folder `path` as !name from now on (/name after !sync), in place of any model
@@ -125,7 +125,7 @@ class AliceBot(commands.Bot):
         generator = await asyncio.to_thread(generator_from_settings, self.settings, path)
         self.model_paths[name], self.generators[name] = path, generator
         self.remove_command(name)
-        self.add_command(model_command(self.get_cog("Alice"), name))
+        self.add_command(model_command(self.alice_cog, name))
         log.info("serving %s from %s", self.settings.command_prefix + name, path)
 
     async def rescan_models(self) -> list[str]:
@@ -152,7 +152,8 @@ class AliceBot(commands.Bot):
         log.info("logged in as %s in %d servers; commands: %s", self.user, len(self.guilds), names)
 
     async def close(self) -> None:
-        await self.remove_cog("Learning")  # stops a training run (nothing of it is kept)
+        if self.learn_cog is not None:
+            await self.remove_cog(self.learn_cog.qualified_name)  # stops a training run (nothing of it is kept)
         await super().close()
         for generator in self.generators.values():
             close_generator(generator)

@@ -8,9 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
 from functools import partial
 from typing import Literal
 
@@ -18,8 +16,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_app.buttons import model_of, writing_view
+from bot.command_names import MAIN_MODEL
+from bot.discord_app.buttons import model_of
 from bot.discord_app.channel_output import NO_MENTIONS, echo, send
+from bot.discord_app.command_options import DESCRIBE, CommandOptions, Refused, parse_options
 from bot.discord_app.rate_limits import REFUSALS, Gate
 from bot.discord_app.reply_chain import Chains, without_mentions
 from bot.discord_app.story_teller import Teller
@@ -27,63 +27,10 @@ from bot.discord_app.streaming_reply import MESSAGE_LIMIT, REQUEST_ERRORS, descr
 from bot.model_info import corpus_name, model_line
 from bot.settings import Settings
 from engine import Conversation, Generator
-from engine.sampling import WORDS
 
 log = logging.getLogger(__name__)
 
-MAIN_MODEL = "alice"  # the command that serves ALICE_MODEL (or the bundled book)
-BUILTIN_COMMANDS = frozenset({MAIN_MODEL, "models", "sync", "help"})
-MAX_USER_TEMPERATURE = 2.0
 TYPING_EVERY = 8.0  # seconds; Discord shows "typing…" for about 10 s after each request
-# `--temp 0.5`, `--len=400`, `--words free`; phones often turn `--` into an em dash, so that counts too
-_OPTION = re.compile(r"(?:--|\u2014)(temp|temperature|len|length|words|best)(?:=|\s+)(\S+)(?:\s+|$)")
-MAX_USER_BEST_OF = 16  # candidates per sentence a Discord user may ask for (each is a row of the shared batch)
-DESCRIBE = {
-    "seed": "text to continue; empty = start a new paragraph",
-    "temperature": f"0 = always the likeliest letter, up to {MAX_USER_TEMPERATURE:g} = wild",
-    "length": "how many characters to write",
-    "words": "lexicon = only words the book (and the library) use; free = any spelling",
-    "best": f"write each sentence as the best of this many (1 = plain sampling, up to {MAX_USER_BEST_OF})",
-}
-
-
-class Refused(commands.BadArgument):
-    """A request this bot turns away in its own words (people's words in it already `echo`ed)."""
-
-
-@dataclass
-class Asked:
-    """What a command asked for: its seed and the options written before it (None: not given)."""
-
-    seed: str
-    temperature: float | None = None
-    length: int | None = None
-    words: str | None = None
-    best: int | None = None
-
-
-def parse_options(text: str) -> Asked:
-    """Split `--temp X --len N --words W --best K seed...` into the seed and the options given."""
-    asked = Asked(text.lstrip())
-    while match := _OPTION.match(asked.seed):
-        name, value = match.groups()
-        asked.seed = asked.seed[match.end():]
-        if name == "words":
-            if value.lower() not in WORDS:
-                raise Refused(f"--words must be lexicon or free, not {echo(value)}.")
-            asked.words = value.lower()
-            continue
-        try:
-            if name.startswith("temp"):
-                asked.temperature = float(value)
-            elif name == "best":
-                asked.best = int(value)
-            else:
-                asked.length = int(value)
-        except ValueError:
-            raise Refused(f"--{name} needs a {'number' if name.startswith('temp') else 'whole number'}, "
-                          f"not {echo(value)}.") from None
-    return asked
 
 
 async def keep_typing(channel: discord.abc.Messageable) -> None:
@@ -115,11 +62,10 @@ async def typing_while(ctx: commands.Context) -> AsyncIterator[None]:
 class AliceCog(commands.Cog, name="Alice"):
     """Writes continuations of people's text in the voice of a book."""
 
-    rescan: Callable[[], Awaitable[object]] | None = None  # serves model folders added since the start
-
     def __init__(self, bot: commands.Bot, settings: Settings, generators: dict[str, Generator],
-                 teller: Teller) -> None:
+                 teller: Teller, rescan: Callable[[], Awaitable[object]]) -> None:
         self.bot, self.settings, self.generators, self.teller = bot, settings, generators, teller
+        self.rescan = rescan  # serves model folders added since the start
 
     @commands.hybrid_command(name=MAIN_MODEL, description="Continue your text in the voice of the book")
     @app_commands.describe(**DESCRIBE)
@@ -127,13 +73,12 @@ class AliceCog(commands.Cog, name="Alice"):
                     length: int | None = None, words: Literal["lexicon", "free"] | None = None,
                     best: int | None = None) -> None:
         """Continue your text in the book's voice: !alice --temp 0.5 --len 400 --words free --best 4 <seed>"""
-        await self.write(ctx, MAIN_MODEL, Asked(seed, temperature, length, words, best))
+        await self.write(ctx, MAIN_MODEL, CommandOptions(seed, temperature, length, words, best))
 
     @commands.hybrid_command(name="models")
     async def models(self, ctx: commands.Context) -> None:
         """List the books I can write like, with how well each was learnt (bits/char: lower is better)."""
-        if self.rescan is not None:
-            await self.rescan()
+        await self.rescan()
         lines = [f"`{ctx.clean_prefix}{name}`: {model_line(gen.loaded.config, echo)}"
                  for name, gen in self.generators.items()]
         await send(ctx, "\n".join(lines)[:MESSAGE_LIMIT])
@@ -146,29 +91,18 @@ class AliceCog(commands.Cog, name="Alice"):
         names = ", ".join(f"/{command.name}" for command in synced)
         await send(ctx, f"Synced {len(synced)} slash commands: {names}")
 
-    async def write(self, ctx: commands.Context, model: str, asked: Asked) -> None:
+    async def write(self, ctx: commands.Context, model: str, options: CommandOptions) -> None:
         """Reply at once, then stream the model's continuation of the seed into the reply."""
         if ctx.interaction is None:  # text command: options are written inside the message
-            asked = parse_options(asked.seed)
-        seed, temperature, length = asked.seed, asked.temperature, asked.length
-        if asked.best is not None and not 1 <= asked.best <= MAX_USER_BEST_OF:
-            raise Refused(f"Best must be a whole number from 1 to {MAX_USER_BEST_OF}.")
-        if temperature is not None and not 0 <= temperature <= MAX_USER_TEMPERATURE:
-            raise Refused(f"Temperature must be between 0 and {MAX_USER_TEMPERATURE:g}.")
-        if length is not None and not 1 <= length <= self.settings.max_length:
-            raise Refused(f"Length must be between 1 and {self.settings.max_length} characters.")
-        temperature = self.settings.temperature if temperature is None else temperature
-        length = self.settings.length if length is None else length
-        default = self.teller.sampling
-        sampling = replace(default, temperature=temperature, words=asked.words or default.words,
-                           best_of=asked.best or default.best_of)
+            options = parse_options(options.seed)
+        request = options.request(self.settings, model, ctx.author.id)
         server = ctx.guild.id if ctx.guild else ctx.channel.id
         with self.teller.gate.slot(ctx.author.id, server):
-            message = await ctx.reply(render(seed, "", False), view=writing_view(model), allowed_mentions=NO_MENTIONS,
-                                      mention_author=False)
+            message = await ctx.reply(render(request.seed, "", False), view=self.teller.buttons.writing(model),
+                                      allowed_mentions=NO_MENTIONS, mention_author=False)
             async with typing_while(ctx):
-                await self.teller.tell(message, self.story_for(ctx, seed), seed, model, sampling, length,
-                                       ctx.author.id, resend=partial(ctx.send, allowed_mentions=NO_MENTIONS))
+                await self.teller.tell(message, request, self.story_for(ctx, request.seed),
+                                       resend=partial(ctx.send, allowed_mentions=NO_MENTIONS))
 
     async def story_for(self, ctx: commands.Context, seed: str) -> Conversation:
         """The story `seed` adds to: that of the bot's reply the command answers, else a new one."""
@@ -196,7 +130,7 @@ class AliceCog(commands.Cog, name="Alice"):
         text = without_mentions(message.content, me.id)
         model = model_of(parent)
         try:
-            await self.write(ctx, model if model in self.generators else MAIN_MODEL, Asked(text))
+            await self.write(ctx, model if model in self.generators else MAIN_MODEL, CommandOptions(text))
         except commands.CommandError as error:
             await self.on_command_error(ctx, error)
 
@@ -238,7 +172,7 @@ def model_command(cog: AliceCog, name: str) -> commands.HybridCommand:
     async def write(ctx: commands.Context, *, seed: str = "", temperature: float | None = None,
                     length: int | None = None, words: Literal["lexicon", "free"] | None = None,
                     best: int | None = None) -> None:
-        await cog.write(ctx, name, Asked(seed, temperature, length, words, best))
+        await cog.write(ctx, name, CommandOptions(seed, temperature, length, words, best))
 
     book = corpus_name(cog.generators[name].loaded.config)
     prefix = cog.settings.command_prefix

@@ -28,8 +28,8 @@ class Presses(Protocol):
 
 
 class StoryButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
-    """One of the buttons; a press goes to the bot's Teller (`press`), which AliceBot sets in its
-    setup_hook, before it registers this class."""
+    """One of the buttons. Only `StoryButtons` makes its classes: one per bot, whose presses go to
+    that bot's Teller."""
 
     def __init__(self, action: str, model: str) -> None:
         label, style = ACTIONS[action]
@@ -41,26 +41,31 @@ class StoryButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
                              match: re.Match[str]) -> StoryButton:
         return cls(match["action"], match["model"])
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        teller: Presses | None = getattr(interaction.client, "teller", None)
-        if teller is not None:  # None only on a client that is not AliceBot
-            await teller.press(interaction, self.action, self.model)
 
+class StoryButtons:
+    """The buttons a bot puts under its replies, answered by `presses` (its Teller). `item` is the class
+    setup_hook registers; the views are made of it too (discord.py answers a template with the class
+    it last saw sent, so every button sent must be of the answering class)."""
 
-def buttons(model: str, *actions: str) -> discord.ui.View:
-    """A persistent view (no timeout) holding the buttons for `actions`."""
-    view = discord.ui.View(timeout=None)
-    for action in actions:
-        view.add_item(StoryButton(action, model))
-    return view
+    def __init__(self, presses: Presses) -> None:
+        class AnsweredStoryButton(StoryButton, template=TEMPLATE):
+            async def callback(self, interaction: discord.Interaction) -> None:
+                await presses.press(interaction, self.action, self.model)
 
+        self.item: type[StoryButton] = AnsweredStoryButton
 
-def finished_view(model: str) -> discord.ui.View:
-    return buttons(model, "continue", "again")
+    def view(self, model: str, *actions: str) -> discord.ui.View:
+        """A persistent view (no timeout) holding the buttons for `actions`."""
+        view = discord.ui.View(timeout=None)
+        for action in actions:
+            view.add_item(self.item(action, model))
+        return view
 
+    def finished(self, model: str) -> discord.ui.View:
+        return self.view(model, "continue", "again")
 
-def writing_view(model: str) -> discord.ui.View:
-    return buttons(model, "stop")
+    def writing(self, model: str) -> discord.ui.View:
+        return self.view(model, "stop")
 
 
 def model_of(message: discord.Message) -> str | None:

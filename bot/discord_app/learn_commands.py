@@ -13,9 +13,8 @@ import asyncio
 import contextlib
 import logging
 import re
-import shlex
-import shutil
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 import discord
@@ -23,13 +22,14 @@ from discord.ext import commands
 
 from bot.discord_app.channel_output import echo, edit, send, unpathed
 from bot.discord_app.streaming_reply import REQUEST_ERRORS, describe
-from bot.learn.lesson import LearnError, Lesson, check_minutes, check_name, check_room, parse_request, temp_folder
+from bot.learn.lesson import LearnError, Lesson
+from bot.learn.start import Book, Shelf, start_lesson
 from bot.learn.training_job import UPLOAD, LearnJob, check_book, duration
 from bot.settings import Settings
+from engine.gutenberg_spec import gutenberg_number
 
 log = logging.getLogger(__name__)
 
-GUTENBERG = re.compile(r"gutenberg:([0-9]+)", re.IGNORECASE)
 MIN_EDIT_S = 0.5  # a status edit at most this often, whatever ALICE_EDIT_INTERVAL says
 
 
@@ -115,41 +115,33 @@ class LearnCog(commands.Cog, name="Learning"):
                              f"book at a time; {ctx.clean_prefix}learn stop cancels it")
         if not self.settings.models_dir:
             raise LearnError("I keep new models in ALICE_MODELS_DIR, which is not set (the bot's owner can set it)")
-        folder = Path(self.settings.models_dir).expanduser()
-        request = parse_request(text)
+        shelf = Shelf.of(self.settings, Path(self.settings.models_dir).expanduser(), self.bot.all_commands)
         attachments = ctx.message.attachments if ctx.message is not None else []
         usage = (f"write {ctx.clean_prefix}learn gutenberg:N NAME [--minutes M] [--replace], or attach a .txt file "
                  f"and write {ctx.clean_prefix}learn NAME")
-        if len(request.words) != (1 if attachments else 2):
-            raise LearnError(usage)
-        book, shown, size = "", "", 0
-        if attachments:
-            attachment = self.check_attachment(attachments)
-            shown, size = attachment.filename, attachment.size
-        else:
-            book = request.words[0]
-            if not GUTENBERG.fullmatch(book) or int(GUTENBERG.fullmatch(book)[1]) == 0:
-                raise LearnError(f"{book[:60]} is not a book I can fetch: {usage}")
-            book = book.lower()
-        name = check_name(request.words[-1], folder, set(self.bot.all_commands), request.replace)
-        minutes = check_minutes(request.minutes, self.settings.learn_minutes)
-        check_room(folder, self.settings.learn_disk_mb, size)
-        out = temp_folder(folder, name)
-        train_args = shlex.split(self.settings.learn_train_args)
-        try:
+        status: list[discord.Message] = []
+
+        def book_of(words: list[str]) -> Book:
+            if len(words) != (1 if attachments else 2):
+                raise LearnError(usage)
             if attachments:
-                book = str(await self.save_upload(attachments[0], out))
-            lesson = Lesson(book, name, folder, minutes, request.replace, shown)
-            await asyncio.to_thread(check_book, lesson, train_args)  # refused here: no status message first
-            status = await send(ctx, f"Learning **{echo(name)}** from {echo(lesson.title)}: starting…",
-                                reference=ctx.message, mention_author=False)
-            job = LearnJob(lesson, out, train_args)
-            job.start()
-        except BaseException:
-            shutil.rmtree(out, ignore_errors=True)
-            raise
-        self.job = job
-        self.watcher = asyncio.create_task(self.watch(job, status, ctx.clean_prefix))
+                attachment = self.check_attachment(attachments)
+                return Book("", attachment.filename, attachment.size, partial(self.save_upload, attachment))
+            try:
+                number = gutenberg_number(words[0])
+            except ValueError:
+                number = None
+            if number is None:
+                raise LearnError(f"{words[0][:60]} is not a book I can fetch: {usage}")
+            return Book(words[0].lower())
+
+        async def announce(lesson: Lesson) -> None:
+            await asyncio.to_thread(check_book, lesson, shelf.train_args)  # refused here: no status message first
+            status.append(await send(ctx, f"Learning **{echo(lesson.name)}** from {echo(lesson.title)}: starting…",
+                                     reference=ctx.message, mention_author=False))
+
+        self.job = await start_lesson(text, shelf, book_of, announce)
+        self.watcher = asyncio.create_task(self.watch(self.job, status[0], ctx.clean_prefix))
 
     def check_attachment(self, attachments: list[discord.Attachment]) -> discord.Attachment:
         """The one attached book, if it is a text file within the size cap."""

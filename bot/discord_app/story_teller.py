@@ -16,13 +16,14 @@ from functools import partial
 
 import discord
 
-from bot.discord_app.buttons import finished_view, writing_view
+from bot.discord_app.buttons import StoryButtons
 from bot.discord_app.channel_output import NO_MENTIONS, answer, echo
 from bot.discord_app.rate_limits import REFUSALS, Gate
 from bot.discord_app.reply_chain import Chains
 from bot.discord_app.streaming_reply import REQUEST_ERRORS, describe, parse_reply, render, room_for_text, stream_into
 from bot.settings import Settings
-from engine import Conversation, Generator, Sampling
+from bot.write_request import WriteRequest
+from engine import Conversation, Generator
 from engine.endings import target_within
 
 log = logging.getLogger(__name__)
@@ -45,26 +46,24 @@ class Teller:
 
     def __init__(self, generators: dict[str, Generator], gate: Gate, settings: Settings, chains: Chains) -> None:
         self.generators, self.gate, self.settings, self.chains = generators, gate, settings, chains
-        self.sampling = Sampling(settings.temperature, settings.top_k, settings.top_p, settings.words,
-                                 settings.best_of)  # the defaults
+        self.buttons = StoryButtons(self)  # presses come back to `press`
         self.writing: dict[int, Writing] = {}  # message id -> the reply being written into it
 
-    async def tell(self, message: discord.Message, story: Awaitable[Conversation], seed: str, model: str,
-                   sampling: Sampling, length: int, requester: int,
+    async def tell(self, message: discord.Message, request: WriteRequest, story: Awaitable[Conversation],
                    resend: Callable[..., Awaitable[object]] | None = None) -> None:
-        """Stream the continuation of `story` into `message` (already showing `seed` and a cursor),
-        ending with the Continue and Again buttons. Stop works from the start, while the story is
-        still being read back out of the messages."""
+        """Stream the continuation of `story` into `message` (already showing `request.seed` and a
+        cursor), ending with the Continue and Again buttons. Stop works from the start, while the story
+        is still being read back out of the messages."""
         stop = asyncio.Event()
-        self.writing[message.id] = Writing(requester, stop)
+        self.writing[message.id] = Writing(request.requester, stop)
         try:
             story = await story
-            exact = self.settings.exact
-            length = min(length, target_within(room_for_text(seed), exact))  # the whole reply fits one message
-            chunks = self.generators[model].astream(story, length, sampling=sampling, exact=exact)
-            view = finished_view(model)
-            await stream_into(message, until(stop, chunks), partial(render, seed), self.settings.edit_interval,
-                              resend=resend and partial(resend, view=view), view=view)
+            fits = target_within(room_for_text(request.seed), request.exact)  # the whole reply fits one message
+            request = request.but(length=min(request.length, fits))
+            chunks = request.astream(self.generators[request.model], story)
+            view = self.buttons.finished(request.model)
+            await stream_into(message, until(stop, chunks), partial(render, request.seed),
+                              self.settings.edit_interval, resend=resend and partial(resend, view=view), view=view)
         finally:
             self.writing.pop(message.id, None)
 
@@ -92,27 +91,28 @@ class Teller:
         """The story goes on in a new reply to this one, showing only the new text."""
         await interaction.response.defer()  # the new reply is the answer
         previous = interaction.message
-        reply = await previous.reply(render("", "", False), view=writing_view(model), allowed_mentions=NO_MENTIONS,
+        reply = await previous.reply(render("", "", False), view=self.buttons.writing(model),
+                                     allowed_mentions=NO_MENTIONS,
                                      mention_author=False)
-        await self.tell(reply, self.chains.story_through(previous), "", model, self.sampling,
-                        self.settings.length, interaction.user.id,
+        request = WriteRequest.by_settings(self.settings, "", model=model, requester=interaction.user.id)
+        await self.tell(reply, request, self.chains.story_through(previous),
                         resend=partial(previous.channel.send, allowed_mentions=NO_MENTIONS))
 
     async def _again(self, interaction: discord.Interaction, model: str) -> None:
         """This reply is written anew from the story it continued."""
         message = interaction.message
         seed, _ = parse_reply(message.content)
-        await interaction.response.edit_message(content=render(seed, "", False), view=writing_view(model),
+        await interaction.response.edit_message(content=render(seed, "", False), view=self.buttons.writing(model),
                                                 allowed_mentions=NO_MENTIONS)
-        await self.tell(message, self.chains.story_before(message), seed, model, self.sampling,
-                        self.settings.length, interaction.user.id,
+        request = WriteRequest.by_settings(self.settings, seed, model=model, requester=interaction.user.id)
+        await self.tell(message, request, self.chains.story_before(message),
                         resend=partial(message.channel.send, allowed_mentions=NO_MENTIONS))
 
     async def _stop(self, interaction: discord.Interaction, model: str) -> None:
         writing = self.writing.get(interaction.message.id)
         if writing is None:  # written before a restart (or just finished): the reply ends as it stands
             seed, text = parse_reply(interaction.message.content)
-            await interaction.response.edit_message(content=render(seed, text, True), view=finished_view(model),
+            await interaction.response.edit_message(content=render(seed, text, True), view=self.buttons.finished(model),
                                                     allowed_mentions=NO_MENTIONS)
         elif interaction.user.id != writing.requester:
             await _answer(interaction, NOT_YOURS)

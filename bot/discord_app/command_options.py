@@ -1,0 +1,78 @@
+"""What a Discord command asks for: `--temp X --len N --words W --best K <seed>` (or the slash
+command's options) read, checked against Discord's own bounds, and made a WriteRequest."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from discord.ext import commands
+
+from bot.discord_app.channel_output import echo
+from bot.settings import Settings
+from bot.write_request import WriteRequest
+from engine.sampling_settings import RULES as SAMPLING_RULES
+from engine.sampling_settings import WORDS
+
+MAX_USER_TEMPERATURE = 2.0
+MAX_USER_BEST_OF = 16  # candidates per sentence a Discord user may ask for (each is a row of the shared batch)
+# `--temp 0.5`, `--len=400`, `--words free`; phones often turn `--` into an em dash, so that counts too
+_OPTION = re.compile(r"(?:--|\u2014)(temp|temperature|len|length|words|best)(?:=|\s+)(\S+)(?:\s+|$)")
+DESCRIBE = {
+    "seed": "text to continue; empty = start a new paragraph",
+    "temperature": f"0 = always the likeliest letter, up to {MAX_USER_TEMPERATURE:g} = wild",
+    "length": "how many characters to write",
+    "words": "lexicon = only words the book (and the library) use; free = any spelling",
+    "best": f"write each sentence as the best of this many (1 = plain sampling, up to {MAX_USER_BEST_OF})",
+}
+
+
+class Refused(commands.BadArgument):
+    """A request this bot turns away in its own words (people's words in it already `echo`ed)."""
+
+
+@dataclass
+class CommandOptions:
+    """What a command asked for: its seed and the options written before it (None: not given)."""
+
+    seed: str
+    temperature: float | None = None
+    length: int | None = None
+    words: str | None = None
+    best: int | None = None
+
+    def request(self, settings: Settings, model: str, requester: int) -> WriteRequest:
+        """The WriteRequest these options make with the bot's settings; Refused past Discord's bounds."""
+        if self.best is not None and not 1 <= self.best <= MAX_USER_BEST_OF:
+            raise Refused(f"Best must be a whole number from 1 to {MAX_USER_BEST_OF}.")
+        if self.temperature is not None and not 0 <= self.temperature <= MAX_USER_TEMPERATURE:
+            raise Refused(f"Temperature must be between 0 and {MAX_USER_TEMPERATURE:g}.")
+        if self.length is not None and not 1 <= self.length <= settings.max_length:
+            raise Refused(f"Length must be between 1 and {settings.max_length} characters.")
+        request = WriteRequest.by_settings(settings, self.seed, model=model, requester=requester, length=self.length)
+        given = {"temperature": self.temperature, "words": self.words, "best_of": self.best}
+        return request.but(sampling=replace(request.sampling, **{k: v for k, v in given.items() if v is not None}))
+
+
+def parse_options(text: str) -> CommandOptions:
+    """Split `--temp X --len N --words W --best K seed...` into the seed and the options given."""
+    asked = CommandOptions(text.lstrip())
+    while match := _OPTION.match(asked.seed):
+        name, value = match.groups()
+        asked.seed = asked.seed[match.end():]
+        if name == "words":
+            if value.lower() not in WORDS:
+                raise Refused(f"--words {SAMPLING_RULES['words'][1]}, not {echo(value)}.")
+            asked.words = value.lower()
+            continue
+        try:
+            if name.startswith("temp"):
+                asked.temperature = float(value)
+            elif name == "best":
+                asked.best = int(value)
+            else:
+                asked.length = int(value)
+        except ValueError:
+            raise Refused(f"--{name} needs a {'number' if name.startswith('temp') else 'whole number'}, "
+                          f"not {echo(value)}.") from None
+    return asked
