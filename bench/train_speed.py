@@ -34,7 +34,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from train.loop import Trainer, lr_at, prepare  # noqa: E402
-from train.prepare import prepare_corpus  # noqa: E402
+from train.prepare import CorpusRules, prepare_corpus  # noqa: E402
 from train.settings import TrainSettings  # noqa: E402
 
 TARGET_LOSS = 1.22  # nats per character, the tutorial's training loss after 47 epochs
@@ -71,7 +71,7 @@ def tutorial_seconds_per_epoch(book: str, layers: int, batches: int) -> float:
     """Time `batches` of the tutorial's batches and extrapolate to one epoch of its windows."""
     torch.set_num_threads(os.cpu_count() or 1)  # every core, as `python -m train` uses by default
     torch.set_flush_denormal(True)  # as the product's Trainer does on CPU: formulations compared, not float modes
-    corpus = prepare_corpus([book], True, 3, 0.1, 1000)
+    corpus = prepare_corpus([book], CorpusRules(True, 3, 0.1, 1000))
     ids = torch.from_numpy(corpus.train_ids.astype("int64"))
     vocab_size = len(corpus.vocab)
     torch.manual_seed(0)
@@ -177,7 +177,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         vars(args).update(QUICK)
-    chars = len(prepare_corpus([args.book], True, 3, 0.1, 1000).train_ids)
+    chars = len(prepare_corpus([args.book], CorpusRules(True, 3, 0.1, 1000)).train_ids)
     print(f"book: {args.book} ({chars:,} training characters); {cpu_name()}, {os.cpu_count()} CPU threads; "
           f"{load_average()}", flush=True)
     per_epoch = report_tutorial(args.book, args.tutorial_batches)

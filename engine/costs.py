@@ -46,10 +46,25 @@ def recorded_costs(config: dict, precision: str, weights_sha256: str) -> Recorde
     return found
 
 
-def record_cost(model_dir: Path, text: str, precision: str, bpc: float, fp32_bpc: float, chars: int,
-                command: str, weights_sha256: str) -> None:
-    """Store `precision`'s cost on `text` in config.json, bound to the weights it was measured on; the
-    precision's costs measured on other weights go (they describe a model that is no longer there)."""
+@dataclass(frozen=True)
+class MeasuredCost:
+    """One measurement of a precision against fp32 on a text, on the weights whose sha256 it names."""
+
+    text: str
+    precision: str
+    bpc: float
+    fp32_bpc: float
+    chars: int
+    command: str  # how it was measured (shown by /info)
+    weights_sha256: str
+
+
+def record_cost(model_dir: Path, measured: MeasuredCost) -> None:
+    """Store the measured precision's cost on its text in config.json, bound to the weights it was
+    measured on; the precision's costs measured on other weights go (they describe a model that is no
+    longer there)."""
+    text, precision, bpc, fp32_bpc = measured.text, measured.precision, measured.bpc, measured.fp32_bpc
+    chars, command, weights_sha256 = measured.chars, measured.command, measured.weights_sha256
     path = Path(model_dir) / CONFIG
     config = json.loads(path.read_text(encoding="utf-8"))
     costs = config.setdefault("metrics", {}).setdefault("precision", {}).setdefault(precision, {})

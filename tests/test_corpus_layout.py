@@ -10,7 +10,7 @@ import pytest
 
 from train.corpus import read_book
 from train.layout import MAX_SPACES, clean_layout
-from train.prepare import prepare_corpus
+from train.prepare import CorpusRules, prepare_corpus
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus folder {CORPUS} is absent")
@@ -97,7 +97,7 @@ def test_wonderland_training_text_is_clean_and_keeps_every_word_of_the_story():
 
 @needs_corpus
 def test_prepared_training_ids_come_from_the_cleaned_text(tmp_path):
-    prepared = prepare_corpus([str(CORPUS / "wonderland.txt")], True, 3, 0.1, 1000, cache_dir=tmp_path)
+    prepared = prepare_corpus([str(CORPUS / "wonderland.txt")], CorpusRules(True, 3, 0.1, 1000), cache_dir=tmp_path)
     assert "*" not in prepared.vocab.chars  # the ornament rows were its only asterisks
     text = prepared.vocab.decode([int(i) for i in prepared.train_ids])
     assert "\n\n\n" not in text and "chapter i." not in text

@@ -162,6 +162,44 @@ def test_packages_import_only_downwards(graph: dict[str, set[str]]) -> None:
     assert not upward, "imports across the layers: " + "; ".join(upward)
 
 
+ROOMS = {  # bot's rooms -> the rooms they may import (the top of bot/ is what both front ends share)
+    "bot.terminal": {"bot", "bot.learn"},
+    "bot.discord_app": {"bot", "bot.learn"},
+    "bot.learn": {"bot"},
+    "bot": {"bot"},  # the shared modules import only each other (and engine)
+}
+ENTRY = "bot.__main__"  # starts either front end; nothing imports it
+
+
+def room_of(module: str) -> str:
+    """`bot.terminal.repl` -> `bot.terminal`; a module at the top of bot/ -> `bot`."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if len(parts) > 2 or f"{parts[0]}.{parts[-1]}" in ROOMS else parts[0]
+
+
+def test_bot_rooms_import_only_what_they_may(graph: dict[str, set[str]]) -> None:
+    """The terminal never imports the Discord room nor the reverse; learn serves both and imports neither;
+    nothing reaches back into bot/__main__."""
+    crossing = sorted(f"{module} imports {target}" for module, targets in graph.items() if module.startswith("bot")
+                      and module != ENTRY for target in targets if target.startswith("bot")
+                      and (target == ENTRY or room_of(target) not in ROOMS[room_of(module)] | {room_of(module)}))
+    assert not crossing, "imports across bot's rooms: " + "; ".join(crossing)
+    assert not [m for m, targets in graph.items() if ENTRY in targets], "something imports bot/__main__"
+
+
+def test_no_function_takes_more_than_six_parameters() -> None:
+    """Context travels in a value object (bot/write_request.py, ...), not in long rows of parameters."""
+    long = []
+    for module, path in module_files(ROOT, PACKAGES).items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                names = [a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs]
+                names = names[1:] if names[:1] in (["self"], ["cls"]) else names
+                if len(names) > 6:
+                    long.append(f"{module}.{node.name} ({len(names)})")
+    assert not long, "functions of more than 6 parameters: " + ", ".join(long)
+
+
 def test_the_graph_sees_every_kind_of_import(tmp_path: Path) -> None:
     """The checker itself: a circle made of a TYPE_CHECKING import, a relative import, a function's
     import and a lazily exported name is found and named."""

@@ -27,7 +27,7 @@ from engine.steps.build import unavailable
 from train.__main__ import main as train_main
 from train.data import StreamBatcher
 from train.loop import LN2
-from train.prepare import prepare_corpus
+from train.prepare import CorpusRules, prepare_corpus
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus folder {CORPUS} is absent")
@@ -56,7 +56,7 @@ def test_tiny_model_beats_unigram_entropy_within_seconds(tmp_path):
     assert train_main([str(CORPUS / "alice29.txt"), "--out", str(out), "--epochs", "1", "--eval-every", "100",
                        "--lr", "1e-2", *TINY]) == 0
     elapsed = time.monotonic() - start
-    corpus = prepare_corpus([str(CORPUS / "alice29.txt")], True, 3, 0.1, 1000)
+    corpus = prepare_corpus([str(CORPUS / "alice29.txt")], CorpusRules(True, 3, 0.1, 1000))
     counts = Counter(np.asarray(corpus.train_ids).tolist())
     total = sum(counts.values())
     unigram_bits = -sum(n / total * math.log2(n / total) for n in counts.values())
@@ -175,7 +175,7 @@ class _Stderr:
 
 def _epochs_for(book: str, steps: int) -> str:
     """An --epochs value that ends a TINY run on `book` after about `steps` steps in all."""
-    corpus = prepare_corpus([book], True, 3, 0.1, 1000)
+    corpus = prepare_corpus([book], CorpusRules(True, 3, 0.1, 1000))
     return repr(steps / StreamBatcher(corpus.train_ids, 8, 40).steps_per_epoch)
 
 
@@ -320,10 +320,10 @@ def test_help_documents_every_option_with_its_default():
 
 @needs_corpus
 def test_token_ids_are_memory_mapped_one_byte_each_and_cached(tmp_path):
-    first = prepare_corpus([str(CORPUS / "wonderland.txt")], True, 3, 0.1, 1000, cache_dir=tmp_path)
+    first = prepare_corpus([str(CORPUS / "wonderland.txt")], CorpusRules(True, 3, 0.1, 1000), cache_dir=tmp_path)
     assert isinstance(first.train_ids, np.memmap) and first.train_ids.dtype == np.uint8
     assert len(first.train_ids) + len(first.val_ids) == 142_957
-    again = prepare_corpus([str(CORPUS / "wonderland.txt")], True, 3, 0.1, 1000, cache_dir=tmp_path)
+    again = prepare_corpus([str(CORPUS / "wonderland.txt")], CorpusRules(True, 3, 0.1, 1000), cache_dir=tmp_path)
     assert "token ids reused from cache" in again.notes
     assert np.array_equal(np.asarray(first.val_ids), np.asarray(again.val_ids))
     assert again.vocab.chars == first.vocab.chars

@@ -86,7 +86,7 @@ def measure_precisions(model_dir: Path, ids, say) -> None:
     this machine runs, and record each cost (so `auto` may choose a precision within the bound)."""
     import numpy as np
 
-    from engine.costs import record_cost
+    from engine.costs import MeasuredCost, record_cost
     from engine.modelfolder import load_model_folder
     from engine.precision import QUALITY_BOUND
     from engine.steps import PRECISIONS
@@ -101,8 +101,8 @@ def measure_precisions(model_dir: Path, ids, say) -> None:
     fp32 = score_ids(loaded.model, ids, streams=COMPARE_STREAMS)
     for precision in reduced:
         bpc = score_ids(loaded.model, ids, precision, COMPARE_STREAMS)
-        record_cost(model_dir, HELD_OUT, precision, bpc, fp32, len(ids) - 1, "python -m train (end of training)",
-                    weights_sha256)
+        record_cost(model_dir, MeasuredCost(HELD_OUT, precision, bpc, fp32, len(ids) - 1,
+                                            "python -m train (end of training)", weights_sha256))
         verdict = "auto may run it" if bpc - fp32 <= QUALITY_BOUND else f"over {QUALITY_BOUND}: auto will not run it"
         say(f"precision: {precision} costs {bpc - fp32:+.4f} bits/char on the held-out tail ({verdict})")
 
@@ -139,10 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.record:
         record_score(args.model_dir, book, bpc, scored, words)
         if args.precision != "fp32":
-            from engine.costs import record_cost
+            from engine.costs import MeasuredCost, record_cost
 
-            record_cost(args.model_dir, book.name, args.precision, reduced, fp32_rows, scored,
-                        "python -m train.eval " + shlex.join(words), loaded.weights_sha256)
+            record_cost(args.model_dir, MeasuredCost(book.name, args.precision, reduced, fp32_rows, scored,
+                                                     "python -m train.eval " + shlex.join(words),
+                                                     loaded.weights_sha256))
     from engine.modelfolder import read_model_info, recorded_base
 
     base = recorded_base(read_model_info(args.model_dir)[1])

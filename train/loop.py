@@ -23,7 +23,7 @@ from train.data import StreamBatcher
 from train.distributed import Distributed, any_rank
 from train.finetune import Base, init_from_base
 from train.history import HISTORY, LN2, write_history
-from train.prepare import PreparedCorpus, prepare_corpus
+from train.prepare import CorpusRules, PreparedCorpus, prepare_corpus
 from train.scoring import evaluate, sample_text
 from train.settings import TrainSettings
 from train.watch import JsonProgress
@@ -312,6 +312,6 @@ class BarPaused:
 
 
 def prepare(settings: TrainSettings, base: Base | None = None) -> PreparedCorpus:
-    return prepare_corpus(settings.books, lowercase=not settings.keep_case, min_char_count=settings.min_char_count,
-                          val_frac=settings.val_frac, min_chars=settings.min_book_chars,
-                          base_vocab=base.vocab if base is not None else None)
+    rules = CorpusRules(lowercase=not settings.keep_case, min_char_count=settings.min_char_count,
+                        val_frac=settings.val_frac, min_chars=settings.min_book_chars)
+    return prepare_corpus(settings.books, rules, base_vocab=base.vocab if base is not None else None)

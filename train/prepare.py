@@ -60,12 +60,24 @@ def count_chars(text: str) -> Counter:
     return counts
 
 
-def prepare_corpus(specs: list[str], lowercase: bool, min_char_count: int, val_frac: float,
-                   min_chars: int, cache_dir: Path | None = None, base_vocab: Vocab | None = None) -> PreparedCorpus:
+@dataclass(frozen=True)
+class CorpusRules:
+    """How books become ids: case, which characters get ids, the held-out share, the shortest book."""
+
+    lowercase: bool
+    min_char_count: int  # rarer characters fold into the unknown symbol
+    val_frac: float  # the held-out tail of each book
+    min_chars: int  # a book shorter than this once cleaned is refused
+
+
+def prepare_corpus(specs: list[str], rules: CorpusRules, cache_dir: Path | None = None,
+                   base_vocab: Vocab | None = None) -> PreparedCorpus:
     """Resolve, clean and tokenise the books (or reuse the cached ids). Raises CorpusError.
 
     With `base_vocab` (fine-tuning) every id of the base stays as it is and the frequent characters
     it lacks are appended; case follows the base."""
+    lowercase, min_char_count, val_frac, min_chars = rules.lowercase, rules.min_char_count, rules.val_frac, \
+        rules.min_chars
     paths = [resolve_source(spec) for spec in specs]
     for spec, path in zip(specs, paths, strict=True):
         if not path.is_file():
