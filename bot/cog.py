@@ -26,6 +26,7 @@ from bot.reply import MESSAGE_LIMIT, NO_MENTIONS, REQUEST_ERRORS, describe, plai
 from bot.settings import Settings
 from bot.teller import Teller
 from engine import Conversation, Generator
+from engine.bestof import BEST_OF_RULE, MAX_BEST_OF, best_of_allowed
 from engine.sampling import WORDS
 
 log = logging.getLogger(__name__)
@@ -36,13 +37,12 @@ MAX_USER_TEMPERATURE = 2.0
 TYPING_EVERY = 8.0  # seconds; Discord shows "typing…" for about 10 s after each request
 # `--temp 0.5`, `--len=400`, `--words free`; phones often turn `--` into an em dash, so that counts too
 _OPTION = re.compile(r"(?:--|\u2014)(temp|temperature|len|length|words|best)(?:=|\s+)(\S+)(?:\s+|$)")
-MAX_USER_BEST_OF = 16  # candidates per sentence a Discord user may ask for (each is a row of the shared batch)
 DESCRIBE = {
     "seed": "text to continue; empty = start a new paragraph",
     "temperature": f"0 = always the likeliest letter, up to {MAX_USER_TEMPERATURE:g} = wild",
     "length": "how many characters to write",
     "words": "lexicon = only words the book (and the library) use; free = any spelling",
-    "best": f"write each sentence as the best of this many (1 = plain sampling, up to {MAX_USER_BEST_OF})",
+    "best": f"write each sentence as the best of this many (1 = plain sampling, up to {MAX_BEST_OF})",
 }
 
 
@@ -146,8 +146,8 @@ class AliceCog(commands.Cog, name="Alice"):
         if ctx.interaction is None:  # text command: options are written inside the message
             asked = parse_options(asked.seed)
         seed, temperature, length = asked.seed, asked.temperature, asked.length
-        if asked.best is not None and not 1 <= asked.best <= MAX_USER_BEST_OF:
-            raise commands.BadArgument(f"Best must be a whole number from 1 to {MAX_USER_BEST_OF}.")
+        if asked.best is not None and not best_of_allowed(asked.best):
+            raise commands.BadArgument(f"Best {BEST_OF_RULE}.")
         if temperature is not None and not 0 <= temperature <= MAX_USER_TEMPERATURE:
             raise commands.BadArgument(f"Temperature must be between 0 and {MAX_USER_TEMPERATURE:g}.")
         if length is not None and not 1 <= length <= self.settings.max_length:

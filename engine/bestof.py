@@ -1,0 +1,19 @@
+"""Best-of-K's numbers, for every front end (CLI `--best-of`, ALICE_BEST_OF, the REPL's /best,
+Discord's --best and /info): the default K, its bounds and their message, here only. No torch:
+bot/settings.py imports this at start-up.
+
+K = 16: bench/sense.py (blind reads side by side: more candidates make more sense), held to speed by
+bench/generate_speed.py; docs/sense.md has both. The engine's own `Sampling()` stays plain sampling
+(K = 1): a library caller asks for best-of, the product's front ends ask for this default.
+"""
+
+from __future__ import annotations
+
+DEFAULT_BEST_OF = 16
+MIN_BEST_OF, MAX_BEST_OF = 1, 64  # candidates per sentence: each is a row of the batch
+BEST_OF_RULE = f"must be a whole number from {MIN_BEST_OF} (plain sampling) to {MAX_BEST_OF}"
+
+
+def best_of_allowed(value: object) -> bool:
+    """Whether `value` is a K every front end takes (see BEST_OF_RULE)."""
+    return isinstance(value, int) and not isinstance(value, bool) and MIN_BEST_OF <= value <= MAX_BEST_OF
