@@ -129,8 +129,8 @@ class AliceCog(commands.Cog, name="Alice"):
         """List the books I can write like, with how well each was learnt (bits/char: lower is better)."""
         if self.rescan is not None:
             await self.rescan()
-        lines = [f"`{ctx.clean_prefix}{name}`: {model_line(gen.loaded.config, plain)}"
-                 for name, gen in self.generators.items()]
+        lines = [f"`{ctx.clean_prefix}{name}`: {model_line(gen.loaded.config, plain)}; "
+                 f"best of {self.teller.sampling_now(name).best_of} now" for name, gen in self.generators.items()]
         await ctx.send("\n".join(lines)[:MESSAGE_LIMIT], allowed_mentions=NO_MENTIONS)
 
     @commands.command(name="sync")
@@ -154,7 +154,7 @@ class AliceCog(commands.Cog, name="Alice"):
             raise commands.BadArgument(f"Length must be between 1 and {self.settings.max_length} characters.")
         temperature = self.settings.temperature if temperature is None else temperature
         length = self.settings.length if length is None else length
-        default = self.teller.sampling
+        default = self.teller.sampling_now(model)  # best-of K lowered under load, unless asked for
         sampling = replace(default, temperature=temperature, words=asked.words or default.words,
                            best_of=asked.best or default.best_of)
         server = ctx.guild.id if ctx.guild else ctx.channel.id

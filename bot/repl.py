@@ -230,7 +230,7 @@ class Repl:
         generator = self._loaded()
         if generator is not None:
             self.say(describe_model(generator.loaded) + f"\n  {'words'.ljust(16)}{self.settings.words} (/words)"
-                     + describe_precision(generator))
+                     + f"\n  {'best of'.ljust(16)}{self.settings.best_of} (/best)" + describe_precision(generator))
 
     # -- toolbar ----------------------------------------------------------------------------
 
