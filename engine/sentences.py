@@ -2,7 +2,7 @@
 
 For each sentence, K candidate rows start together from the stream's state (ordinary rows of the
 Generator's batch, each with random draws of its own, so a stream writes the same alone or batched)
-and each writes until its sentence ends, or until it is beaten (see `_Round.beaten`: once a quarter of
+and each writes until its sentence ends, or until it is beaten (see `_Round.beaten`: once half of
 them have ended, a candidate still writing whose log-probability per character so far is below the best
 ended score drops out, so a round no longer waits for its slowest candidate). When all K have ended, the
 best by `score` is kept: its text goes to the reader and its state is the stream's, so the story goes on
@@ -30,8 +30,8 @@ from engine.vocab import Vocab
 MAX_SENTENCE = 320  # a candidate ends here if no sentence has ended (the next one carries it on)
 REPEAT_PENALTY = 0.5  # score lost by a candidate whose word pairs are all in the story already
 HISTORY_CHARS = 1500  # how far back the story is searched for repeated word pairs
-QUORUM = 4  # candidates may be beaten once 1 in QUORUM of the round (at least one) have ended
-BEATEN_MARGIN = 0.05  # ... by this much below the best ended score, per character (docs/sense.md)
+QUORUM = 2  # candidates may be beaten once 1 in QUORUM of the round (at least one) have ended
+BEATEN_MARGIN = 0.08  # ... by this much below the best ended score, per character (docs/sense.md)
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 
 
@@ -95,7 +95,7 @@ class _Round:
     best: float = -math.inf  # the best score of those
 
     def beaten(self, candidate: Request) -> bool:
-        """Whether a candidate still writing is out of the running: once a quarter of the round has
+        """Whether a candidate still writing is out of the running: once half the round has
         ended, one whose log-probability per character so far (no repetition penalty: that only
         lowers a score) is below the best ended score by more than BEATEN_MARGIN. Length-fair: a long
         sentence that is doing well keeps going; a plain quorum (keep the first few to end) kept
