@@ -88,12 +88,18 @@ def step_seconds(gen: Generator, rows: int) -> float:
     return out[0]
 
 
-def curve(gen: Generator, seeds: list[str], ks: tuple[int, ...], length: int) -> list[Point]:
-    points = []
-    for k in ks:
-        chars_per_s, first_ms = one_stream(gen, seeds, k, length)
-        points.append(Point(k, chars_per_s, first_ms, 1 / step_seconds(gen, k)))
-    return points
+def curve(gen: Generator, seeds: list[str], ks: tuple[int, ...], length: int, rounds: int = 2) -> list[Point]:
+    """Each K's figures: the best of `rounds` interleaved passes over every K (the writing and its
+    ceiling alike), so that a neighbour's burst of CPU use on a shared machine skews the share less."""
+    best: dict[int, Point] = {}
+    for _ in range(rounds):
+        for k in ks:
+            chars_per_s, first_ms = one_stream(gen, seeds, k, length)
+            ceiling = 1 / step_seconds(gen, k)
+            old = best.get(k)
+            best[k] = Point(k, max(chars_per_s, old.chars_per_s if old else 0),
+                            min(first_ms, old.first_ms if old else first_ms), max(ceiling, old.ceiling if old else 0))
+    return [best[k] for k in ks]
 
 
 async def _busy(gen: Generator, seeds: list[str], k: int, length: int) -> list[float]:
@@ -110,14 +116,15 @@ def busy(gen: Generator, seeds: list[str], k: int, length: int) -> list[float]:
     return asyncio.run(_busy(gen, seeds, k, length))
 
 
-def print_curve(gen: Generator, ks: tuple[int, ...] = KS, seeds: int = 4, length: int = 500,
-                streams: int = 4) -> None:
+def print_curve(gen: Generator, ks: tuple[int, ...] = KS, seeds: int = 3, length: int = 500,
+                streams: int = 4, rounds: int = 2) -> None:
     """The curve and the busy channel, as a table."""
     texts = openings(seeds)
     print(f"best-of curve, {gen.precision.precision}: {seeds} seeds of {min(map(len, texts))}-"
-          f"{max(map(len, texts))} characters, {length} characters each (exact=False); load {load_average()}")
+          f"{max(map(len, texts))} characters, {length} characters each (exact=False), best of {rounds} "
+          f"passes; load {load_average()}")
     print(f"{'best of':>8} {'chars/s':>8} {'first text ms':>14} {'ceiling chars/s':>16} {'share':>6}")
-    for p in curve(gen, texts, ks, length):
+    for p in curve(gen, texts, ks, length, rounds):
         mark = " (default)" if p.k == DEFAULT_BEST_OF else ""
         print(f"{p.k:>8} {p.chars_per_s:>8.0f} {p.first_ms:>14.0f} {p.ceiling:>16.0f} {p.share:>6.0%}{mark}",
               flush=True)
@@ -131,14 +138,15 @@ def print_curve(gen: Generator, ks: tuple[int, ...] = KS, seeds: int = 4, length
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ks", default=",".join(map(str, KS)), help="best-of K values")
-    parser.add_argument("--seeds", type=int, default=4, help="seeds per K (one stream at a time)")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per K (one stream at a time)")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved passes over every K; each figure the best")
     parser.add_argument("--length", type=int, default=500, help="characters each stream writes")
     parser.add_argument("--streams", type=int, default=4, help="streams at once in the busy-channel figure")
     parser.add_argument("--precision", default="int8", help="the generation precision (default int8)")
     args = parser.parse_args()
     print(f"CPU: {cpu_description()}; load average {load_average()}")
     with Generator(precision=args.precision) as gen:
-        print_curve(gen, tuple(int(k) for k in args.ks.split(",")), args.seeds, args.length, args.streams)
+        print_curve(gen, tuple(int(k) for k in args.ks.split(",")), args.seeds, args.length, args.streams, args.rounds)
 
 
 if __name__ == "__main__":
