@@ -15,8 +15,9 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-from engine.sampling_settings import DEFAULT_BEST_OF, Sampling
+from engine.bestof import DEFAULT_BEST_OF
 from engine.sampling_settings import RULES as SAMPLING_RULES
+from engine.sampling_settings import Sampling
 from engine.steps import CHOICES as PRECISIONS  # auto and the precisions (no torch: cheap to import)
 
 PLAIN = Sampling()  # the engine's sampling defaults, which the settings' defaults are

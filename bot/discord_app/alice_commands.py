@@ -79,8 +79,8 @@ class AliceCog(commands.Cog, name="Alice"):
     async def models(self, ctx: commands.Context) -> None:
         """List the books I can write like, with how well each was learnt (bits/char: lower is better)."""
         await self.rescan()
-        lines = [f"`{ctx.clean_prefix}{name}`: {model_line(gen.loaded.config, echo)}"
-                 for name, gen in self.generators.items()]
+        lines = [f"`{ctx.clean_prefix}{name}`: {model_line(gen.loaded.config, echo)}; "
+                 f"best of {self.teller.sampling_now(name).best_of} now" for name, gen in self.generators.items()]
         await send(ctx, "\n".join(lines)[:MESSAGE_LIMIT])
 
     @commands.command(name="sync")
@@ -95,7 +95,8 @@ class AliceCog(commands.Cog, name="Alice"):
         """Reply at once, then stream the model's continuation of the seed into the reply."""
         if ctx.interaction is None:  # text command: options are written inside the message
             options = parse_options(options.seed)
-        request = options.request(self.settings, model, ctx.author.id)
+        # the defaults of a reply starting now (best-of K lowered under load, unless asked for)
+        request = options.request(self.teller.asked_now(model, ctx.author.id), self.settings.max_length)
         server = ctx.guild.id if ctx.guild else ctx.channel.id
         with self.teller.gate.slot(ctx.author.id, server):
             message = await ctx.reply(render(request.seed, "", False), view=self.teller.buttons.writing(model),

@@ -9,13 +9,12 @@ from dataclasses import dataclass, replace
 from discord.ext import commands
 
 from bot.discord_app.channel_output import echo
-from bot.settings import Settings
 from bot.write_request import WriteRequest
+from engine.bestof import BEST_OF_RULE, MAX_BEST_OF, best_of_allowed
 from engine.sampling_settings import RULES as SAMPLING_RULES
 from engine.sampling_settings import WORDS
 
 MAX_USER_TEMPERATURE = 2.0
-MAX_USER_BEST_OF = 16  # candidates per sentence a Discord user may ask for (each is a row of the shared batch)
 # `--temp 0.5`, `--len=400`, `--words free`; phones often turn `--` into an em dash, so that counts too
 _OPTION = re.compile(r"(?:--|\u2014)(temp|temperature|len|length|words|best)(?:=|\s+)(\S+)(?:\s+|$)")
 DESCRIBE = {
@@ -23,7 +22,7 @@ DESCRIBE = {
     "temperature": f"0 = always the likeliest letter, up to {MAX_USER_TEMPERATURE:g} = wild",
     "length": "how many characters to write",
     "words": "lexicon = only words the book (and the library) use; free = any spelling",
-    "best": f"write each sentence as the best of this many (1 = plain sampling, up to {MAX_USER_BEST_OF})",
+    "best": f"write each sentence as the best of this many (1 = plain sampling, up to {MAX_BEST_OF})",
 }
 
 
@@ -41,15 +40,15 @@ class CommandOptions:
     words: str | None = None
     best: int | None = None
 
-    def request(self, settings: Settings, model: str, requester: int) -> WriteRequest:
-        """The WriteRequest these options make with the bot's settings; Refused past Discord's bounds."""
-        if self.best is not None and not 1 <= self.best <= MAX_USER_BEST_OF:
-            raise Refused(f"Best must be a whole number from 1 to {MAX_USER_BEST_OF}.")
+    def request(self, default: WriteRequest, max_length: int) -> WriteRequest:
+        """`default` (the bot's, for this model and asker) with these options; Refused past Discord's bounds."""
+        if self.best is not None and not best_of_allowed(self.best):
+            raise Refused(f"Best {BEST_OF_RULE}.")
         if self.temperature is not None and not 0 <= self.temperature <= MAX_USER_TEMPERATURE:
             raise Refused(f"Temperature must be between 0 and {MAX_USER_TEMPERATURE:g}.")
-        if self.length is not None and not 1 <= self.length <= settings.max_length:
-            raise Refused(f"Length must be between 1 and {settings.max_length} characters.")
-        request = WriteRequest.by_settings(settings, self.seed, model=model, requester=requester, length=self.length)
+        if self.length is not None and not 1 <= self.length <= max_length:
+            raise Refused(f"Length must be between 1 and {max_length} characters.")
+        request = default.but(seed=self.seed, length=self.length)
         given = {"temperature": self.temperature, "words": self.words, "best_of": self.best}
         return request.but(sampling=replace(request.sampling, **{k: v for k, v in given.items() if v is not None}))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import discord
@@ -23,7 +23,8 @@ from bot.discord_app.reply_chain import Chains
 from bot.discord_app.streaming_reply import REQUEST_ERRORS, describe, parse_reply, render, room_for_text, stream_into
 from bot.settings import Settings
 from bot.write_request import WriteRequest
-from engine import Conversation, Generator
+from engine import Conversation, Generator, Sampling
+from engine.bestof import best_of_in_use
 from engine.endings import target_within
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,18 @@ class Teller:
         self.generators, self.gate, self.settings, self.chains = generators, gate, settings, chains
         self.buttons = StoryButtons(self)  # presses come back to `press`
         self.writing: dict[int, Writing] = {}  # message id -> the reply being written into it
+
+    def sampling_now(self, model: str) -> Sampling:
+        """The default settings for a reply starting now: best-of K lowered while the model is busy
+        (engine/bestof.py's load rule, counting this reply)."""
+        default = self.settings.sampling()
+        streams = self.generators[model].active_streams + 1
+        return replace(default, best_of=best_of_in_use(default.best_of, streams))
+
+    def asked_now(self, model: str, requester: int, seed: str = "") -> WriteRequest:
+        """What a reply by `model` starting now is written with unless its asker says otherwise."""
+        return WriteRequest.by_settings(self.settings, seed, model=model, requester=requester,
+                                        sampling=self.sampling_now(model))
 
     async def tell(self, message: discord.Message, request: WriteRequest, story: Awaitable[Conversation],
                    resend: Callable[..., Awaitable[object]] | None = None) -> None:
@@ -94,7 +107,7 @@ class Teller:
         reply = await previous.reply(render("", "", False), view=self.buttons.writing(model),
                                      allowed_mentions=NO_MENTIONS,
                                      mention_author=False)
-        request = WriteRequest.by_settings(self.settings, "", model=model, requester=interaction.user.id)
+        request = self.asked_now(model, interaction.user.id)
         await self.tell(reply, request, self.chains.story_through(previous),
                         resend=partial(previous.channel.send, allowed_mentions=NO_MENTIONS))
 
@@ -104,7 +117,7 @@ class Teller:
         seed, _ = parse_reply(message.content)
         await interaction.response.edit_message(content=render(seed, "", False), view=self.buttons.writing(model),
                                                 allowed_mentions=NO_MENTIONS)
-        request = WriteRequest.by_settings(self.settings, seed, model=model, requester=interaction.user.id)
+        request = self.asked_now(model, interaction.user.id, seed)
         await self.tell(message, request, self.chains.story_before(message),
                         resend=partial(message.channel.send, allowed_mentions=NO_MENTIONS))
 

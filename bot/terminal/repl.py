@@ -16,7 +16,7 @@ from bot.terminal.model_slot import ModelSlot
 from bot.terminal.story import Story, unquoted
 from bot.terminal.typed_text import readable
 from bot.write_request import WriteRequest
-from engine.sampling_settings import RULES as SAMPLING_RULES
+from engine.bestof import BEST_OF_RULE
 
 if TYPE_CHECKING:
     from engine.generator import Generator
@@ -211,7 +211,7 @@ class Repl:
         try:
             self.settings = self.settings.with_overrides(best_of=int(arg))
         except (ValueError, SettingsError) as exc:
-            rule = exc.rule if isinstance(exc, SettingsError) else SAMPLING_RULES["best_of"][1]
+            rule = exc.rule if isinstance(exc, SettingsError) else BEST_OF_RULE
             self.say(f"/best {arg}: {rule}")
             return
         self.say(f"best of {self.settings.best_of}" + (" (plain sampling)" if self.settings.best_of == 1 else ""))
@@ -237,7 +237,7 @@ class Repl:
         generator = self._loaded()
         if generator is not None:
             self.say(describe_model(generator.loaded) + f"\n  {'words'.ljust(16)}{self.settings.words} (/words)"
-                     + describe_precision(generator))
+                     + f"\n  {'best of'.ljust(16)}{self.settings.best_of} (/best)" + describe_precision(generator))
 
     # -- toolbar ----------------------------------------------------------------------------
 
