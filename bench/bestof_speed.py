@@ -80,7 +80,7 @@ def step_seconds(gen: Generator, rows: int) -> float:
 
     def measure() -> None:
         worker_threads()
-        out.append(step_times({"step": gen._batch.model_step}, gen.loaded.model, rows=rows, blocks=7,
+        out.append(step_times({"step": gen.model_step}, gen.loaded.model, rows=rows, blocks=7,
                               per_block=5)["step"])
     thread = threading.Thread(target=measure)
     thread.start()

@@ -130,7 +130,7 @@ def model_alone(gen: Generator, streams: int, seed_chars: int) -> tuple[float, f
     read."""
     def measure() -> tuple[float, float, float]:
         worker_threads()
-        step, model = gen._batch.model_step, gen.loaded.model
+        step, model = gen.model_step, gen.loaded.model
         with torch.inference_mode():
             one = step_times({"step": step}, model, rows=1, blocks=9, per_block=20)["step"]
             many = step_times({"step": step}, model, rows=streams, blocks=5, per_block=5)["step"]

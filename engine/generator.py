@@ -14,10 +14,12 @@ A Generator nobody closes is closed for them: when it is garbage collected, and 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import random
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +34,7 @@ from engine.options import DEFAULT_LENGTH, Options, StreamOptions
 from engine.outbox import GeneratorClosed, Outbox
 from engine.precision import Choice, check_choice, choose_precision
 from engine.sentences import SentenceWriter
+from engine.steps import Step
 from engine.streams import AsyncStream, SyncStream
 from engine.threads import worker_threads
 from engine.vocab import PARAGRAPH
@@ -83,13 +86,13 @@ class Generator:
         chunk is what was ready when asked for. Stop early with `.close()` (or `break`). Options:
         `sampling` and any of its fields (temperature, top_k, top_p, words: "lexicon" keeps every
         word to the model's lexicon, "free" lets it spell anything), `rng_seed`, `exact`."""
-        return SyncStream(self._request(seed, StreamOptions.of(length, **options)), self._worker.leave)
+        return SyncStream(self._open(seed, StreamOptions.of(length, **options)), self._worker.leave)
 
     def astream(self, seed: str | Conversation = "", length: int = DEFAULT_LENGTH,
                 **options: Unpack[Options]) -> AsyncIterator[str]:
         """`stream` for `async for`; never blocks the event loop. Cancelling the reading task, or
         dropping the iterator, frees the stream's slot at once."""
-        return AsyncStream(self._request(seed, StreamOptions.of(length, **options)), self._worker.leave)
+        return AsyncStream(self._open(seed, StreamOptions.of(length, **options)), self._worker.leave)
 
     def generate(self, seed: str | Conversation = "", length: int = DEFAULT_LENGTH,
                  **options: Unpack[Options]) -> str:
@@ -112,44 +115,57 @@ class Generator:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    @property
-    def _batch(self) -> Batch:
-        """The worker's batch (tests look at its rows and wrap its model step)."""
-        return self._worker.batch
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """Streams begun inside (`SyncStream.begin`) join the batch at the same step: the worker waits
+        for this block to end before it looks (tests and benches compare a stream alone and batched)."""
+        with self._worker.cond:
+            yield
 
     @property
-    def _cond(self) -> threading.Condition:
-        """The lock the worker and readers share (a test holds it to make streams arrive together)."""
-        return self._worker.cond
+    def rows_in_batch(self) -> int:
+        """Rows the worker steps now: one per stream, or a stream's best-of candidates."""
+        return len(self._worker.batch.rows)
+
+    @property
+    def model_step(self) -> Step:
+        """The model step the worker runs (engine/steps)."""
+        return self._worker.batch.model_step
+
+    def wrap_step(self, wrap: Callable[[Step], Step]) -> Step:
+        """Run `wrap(model_step)` from the next step on (a test counts reads, a bench slows steps); returns it."""
+        self._worker.batch.model_step = wrapped = wrap(self._worker.batch.model_step)
+        return wrapped
 
     # ----- readers' side -----------------------------------------------------------------------
 
-    def _request(self, seed: str | Conversation, options: StreamOptions) -> Callable[[Callable[[], None]], Request]:
-        """Read the seed now (errors belong to the caller); the slot is taken on first read, by the
-        returned `start` (given the reader's wake-up). It closes over this Generator, so a stream
-        keeps its Generator going."""
+    def _open(self, seed: str | Conversation, options: StreamOptions) -> Callable[[Callable[[], None]], Request]:
+        """Read the seed now (errors belong to the caller); the stream's slot is taken on its first read,
+        by `_start` (given the reader's wake-up). It holds this Generator, so a stream keeps it going."""
         if isinstance(seed, Conversation):
-            conversation = Conversation(list(seed.turns))  # as it is now: the caller may go on adding turns
+            read: Conversation | tuple[str, list[int]] = Conversation(list(seed.turns))  # the caller may add turns
         else:
-            seed_text = self.prepare_seed(seed)
-            ids = self.loaded.vocab.encode(seed_text)
+            text = self.prepare_seed(seed)
+            read = (text, self.loaded.vocab.encode(text))
+        return partial(self._start, read, options)
 
-        def start(wake: Callable[[], None]) -> Request:
-            request = Request([], options.length, options.sampling, random.Random(options.rng_seed), Outbox(wake),
-                              options.exact)
-            if isinstance(seed, Conversation):  # looked up now, at the first read: the last turn has ended
-                text = self._continue(conversation, request)
-            else:
-                request.ids, text = ids, seed_text
-            best_of = 1 if options.sampling.greedy else options.sampling.best_of  # greedy candidates are alike
-            if best_of == 1:
-                self._worker.join(request, [request])
-            else:
-                writer = SentenceWriter(request, best_of, self.loaded.vocab, text, self._worker.enqueue,
-                                        self._worker.finished)
-                self._worker.join(request, writer.first_round())
-            return request
-        return start
+    def _start(self, read: Conversation | tuple[str, list[int]], options: StreamOptions,
+               wake: Callable[[], None]) -> Request:
+        """Join the worker's batch: as one row, or as a sentence's best-of candidates (engine/sentences.py)."""
+        request = Request([], options.length, options.sampling, random.Random(options.rng_seed), Outbox(wake),
+                          options.exact)
+        if isinstance(read, Conversation):  # looked up now, at the first read: the last turn has ended
+            text = self._continue(read, request)
+        else:
+            text, request.ids = read
+        best_of = 1 if options.sampling.greedy else options.sampling.best_of  # greedy candidates are alike
+        if best_of == 1:
+            self._worker.join(request, [request])
+        else:
+            writer = SentenceWriter(request, best_of, self.loaded.vocab, text, self._worker.enqueue,
+                                    self._worker.finished)
+            self._worker.join(request, writer.first_round())
+        return request
 
     def _continue(self, conversation: Conversation, request: Request) -> str:
         """Set `request` to continue `conversation` from its cached state (if any), and to cache the

@@ -67,11 +67,6 @@ class Lexicon:
     def __contains__(self, word: str) -> bool:
         return word in self.counts
 
-    @classmethod
-    def from_text(cls, text: str) -> Lexicon:
-        """The words of `text` (already normalised), counted."""
-        return cls(dict(Counter(WORD.findall(text))))
-
     def respelled(self, vocab: Vocab) -> Lexicon:
         """The words as `vocab` writes them (look-alikes folded, case as the vocab keeps it); words
         with a character the vocab cannot write are dropped, words that become one are merged."""

@@ -51,12 +51,16 @@ class SyncStream(_Reader, Iterator[str]):
         super().__init__(start, leave)
         self._event = threading.Event()
 
+    def begin(self) -> None:
+        """Take the stream's slot now, not at the first read (see Generator.together)."""
+        if self._request is None:
+            self._request = self._start(self._event.set)
+
     def __next__(self) -> str:
         if self._closed:
             raise StopIteration
         try:
-            if self._request is None:
-                self._request = self._start(self._event.set)
+            self.begin()
             while (text := self._poll()) == "":
                 self._event.wait()
             if text is None:

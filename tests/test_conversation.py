@@ -42,9 +42,9 @@ class Reads:
 @pytest.fixture
 def reads(gen: Generator):
     gen.states.clear()
-    gen._batch.model_step = spy = Reads(gen._batch.model_step)
+    spy = gen.wrap_step(Reads)
     yield spy
-    gen._batch.model_step = spy.step
+    gen.wrap_step(lambda _: spy.step)
 
 
 def take_turn(gen: Generator, conversation: Conversation, length: int, rng_seed: int, exact: bool = False) -> str:
@@ -97,11 +97,11 @@ def test_retry_starts_from_where_the_last_turn_started_without_reading(gen: Gene
 def test_an_evicted_conversation_writes_what_the_cached_state_would_have(request, precision: str, exact: bool):
     gen = request.getfixturevalue("gen" if precision == "fp32" else "int8_gen")
     gen.states.clear()
-    gen._batch.model_step = reads = Reads(gen._batch.model_step)
+    reads = gen.wrap_step(Reads)
     try:
         evicted_writes_as_cached(gen, reads, exact)
     finally:
-        gen._batch.model_step = reads.step
+        gen.wrap_step(lambda _: reads.step)
 
 
 def evicted_writes_as_cached(gen: Generator, reads: Reads, exact: bool) -> None:
@@ -121,7 +121,7 @@ def evicted_writes_as_cached(gen: Generator, reads: Reads, exact: bool) -> None:
 
 def test_a_story_longer_than_the_seed_limit_is_reread_from_its_tail(loaded: LoadedModel):
     with Generator(loaded, max_seed_chars=150, precision=FP32) as short:
-        short._batch.model_step = reads = Reads(short._batch.model_step)
+        reads = short.wrap_step(Reads)
         story = Conversation.of("the king said to the jury")
         for turn in range(3):
             take_turn(short, story, 70, rng_seed=turn)
@@ -180,7 +180,7 @@ def test_stories_from_cached_states_write_the_same_batched_with_others(gen: Gene
     asks = [("a fresh seed", 3), (going_on, 4), (with_line, 5)]
     alone = [gen.generate(seed, 60, rng_seed=r, exact=False) for seed, r in asks]
     streams = [gen.stream(seed, 60, rng_seed=r, exact=False) for seed, r in asks]
-    with gen._cond:  # the worker waits for this lock: every stream joins before it looks
+    with gen.together():  # the worker waits for this lock: every stream joins before it looks
         for stream in streams:
-            stream._request = stream._start(stream._event.set)
+            stream.begin()
     assert ["".join(stream) for stream in streams] == alone

@@ -61,7 +61,7 @@ def test_continue_and_again_are_real_buttons_and_nobody_is_pinged() -> None:
     async def scenario(fake: FakeDiscord, bot) -> None:
         recorder = bot.generators["alice"]
         engine = recorder.inner
-        engine._batch.model_step = reads = Reads(engine._batch.model_step)
+        reads = engine.wrap_step(Reads)
         asked = await fake.say("!alice --len 60 Alice was")
         first = await reply_to(fake, asked)
         assert fake.posts()[0].body["components"][0]["components"][0]["custom_id"] == STOP  # while writing

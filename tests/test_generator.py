@@ -161,7 +161,7 @@ SETTINGS = [Sampling(), Sampling(temperature=0), Sampling(1.2, 10, 1.0), Samplin
 def test_concurrent_streams_share_each_step_and_write_what_each_writes_alone(loaded):
     seeds = ["alice", "the king", "", "“why?”", "x" * 500, "the dormouse"]
     with Generator(loaded) as own:
-        own._batch.model_step = counting = CountingStep(own._batch.model_step)
+        counting = own.wrap_step(CountingStep)
         batch_sizes = counting.sizes
         jobs = [{"seed": s, "sampling": c, "rng_seed": i} for i, (s, c) in enumerate(zip(seeds, SETTINGS, strict=True))]
         alone = [own.generate(length=400, **job) for job in jobs]
@@ -192,7 +192,7 @@ def test_async_streams_write_what_each_writes_alone(gen):
 
 def test_async_readers_never_block_the_event_loop(loaded):
     with Generator(loaded) as slow:
-        slow._batch.model_step = CountingStep(slow._batch.model_step, delay=0.02)  # a model 100x bigger
+        slow.wrap_step(lambda step: CountingStep(step, delay=0.02))  # a model 100x bigger
 
         async def main():
             gaps, running = [], True
@@ -226,7 +226,7 @@ def test_closing_a_stream_frees_its_slot_at_once_and_others_carry_on(gen):
     streams[0].close()
     assert gen.active_streams == 2  # counted free the moment the reader lets go
     assert next(streams[0], None) is None
-    assert wait_until(lambda: len(gen._batch.rows) <= 2)  # and out of the worker's batch by its next step
+    assert wait_until(lambda: gen.rows_in_batch <= 2)  # and out of the worker's batch by its next step
     del streams[1]  # dropping an unfinished iterator frees its slot too
     assert gen.active_streams == 1
     assert firsts[2] + "".join(streams[-1]) == expected
@@ -252,7 +252,7 @@ def test_cancelling_an_async_reader_frees_its_slot(gen):
         assert gen.active_streams == 0
 
     asyncio.run(main())
-    assert wait_until(lambda: not gen._batch.rows)
+    assert wait_until(lambda: not gen.rows_in_batch)
 
 
 def test_first_character_comes_within_50_ms_of_the_request(gen):
@@ -345,13 +345,13 @@ def test_seeds_arriving_together_are_primed_together_as_each_would_be_alone(load
     seeds = ["alice", "the queen said", "x", "alice", "a much longer seed than all the others"]
     with Generator(loaded) as own:
         if not packed:
-            own._batch.model_step.packs = {}  # the model's own read and step, as on a GPU
+            own.model_step.packs = {}  # the model's own read and step, as on a GPU
         alone = [own.generate(seed, 200, rng_seed=i) for i, seed in enumerate(seeds)]
-        own._batch.model_step = counting = CountingStep(own._batch.model_step)
+        counting = own.wrap_step(CountingStep)
         streams = [own.stream(seed, 200, rng_seed=i) for i, seed in enumerate(seeds)]
-        with own._cond:  # the worker waits for this lock: every stream joins before it looks
+        with own.together():  # the worker waits for this lock: every stream joins before it looks
             for stream in streams:
-                stream._request = stream._start(stream._event.set)
+                stream.begin()
         texts = read_all(streams)
     assert texts == alone
     # one pass per distinct seed length (1, 5, 14, 38), the batch shrinking as seeds end; the two

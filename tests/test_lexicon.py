@@ -61,9 +61,9 @@ def unlisted(text: str, lexicon: Lexicon) -> list[str]:
 def read_together(generator: Generator, jobs: list[dict]) -> list[str]:
     """Start every stream in the same step (the worker waits for the lock), then read them at once."""
     streams = [generator.stream(**job) for job in jobs]
-    with generator._cond:
+    with generator.together():
         for stream in streams:
-            stream._request = stream._start(stream._event.set)
+            stream.begin()
     texts = [""] * len(streams)
     threads = [threading.Thread(target=lambda i=i: texts.__setitem__(i, "".join(streams[i])))
                for i in range(len(streams))]

@@ -235,9 +235,9 @@ def test_streams_batched_together_write_what_each_writes_alone_per_precision(loa
         alone = [gen.generate(seed, 150, sampling=s, rng_seed=r) for seed, s, r in jobs]
         assert gen.generate("alice", 150, sampling=Sampling(), rng_seed=1) == alone[0]  # determinism
         streams = [gen.stream(seed, 150, sampling=s, rng_seed=r) for seed, s, r in jobs]
-        with gen._cond:  # every stream joins before the worker looks: one batch
+        with gen.together():  # every stream joins before the worker looks: one batch
             for stream in streams:
-                stream._request = stream._start(stream._event.set)
+                stream.begin()
         together = ["".join(stream) for stream in streams]
     assert together == alone
 
@@ -340,13 +340,13 @@ def test_the_worker_leaves_a_core_to_the_readers_and_the_caller_keeps_its_thread
     before = torch.get_num_threads()
     with Generator(small) as gen:
         seen = []
-        step = gen._batch.model_step
+        step = gen.model_step
 
         def spy(ids, state):
             seen.append(torch.get_num_threads())
             return step(ids, state)
         spy.read = step.read
-        gen._batch.model_step = spy
+        gen.wrap_step(lambda _: spy)
         gen.generate("alice", 5, rng_seed=1)
         assert torch.get_num_threads() == before  # the caller's own setting
     assert seen and set(seen) == {max(1, min(before, (os.cpu_count() or 1) - 1))}

@@ -56,10 +56,6 @@ class Book:
     stripped_gutenberg: bool
     notes: list[str] = field(default_factory=list)  # one-line human notes, for the CLI to print
 
-    @property
-    def kept_chars(self) -> int:
-        return len(self.text)
-
 
 def strip_gutenberg(text: str) -> tuple[str, bool]:
     """The text strictly between the Project Gutenberg header and footer lines, and whether any
