@@ -102,7 +102,7 @@ class Generator:
     @property
     def active_streams(self) -> int:
         """Streams started and neither finished nor cancelled."""
-        with self._cond:
+        with self._worker.cond:
             return len(self._worker.live)
 
     def close(self) -> None:
