@@ -298,3 +298,35 @@ def recase(text: str, casing: Casing | None, context: str = "") -> str:
     if context:
         recaser.prime(context)
     return recaser.feed(text) + recaser.finish()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m engine.casing MODEL_DIR FILE`: FILE lowercased as the model reads it, then re-cased as
+    a stream shows it (by the folder's casing.txt), on stdout."""
+    import argparse
+    import sys
+
+    from engine.vocab import Vocab, VocabError
+
+    parser = argparse.ArgumentParser(prog="python -m engine.casing", description=main.__doc__.split(":")[1].strip())
+    parser.add_argument("model_dir", help="model folder (or a bundled model's name)")
+    parser.add_argument("file", help="a UTF-8 text file; - reads stdin")
+    args = parser.parse_args(argv)
+    folder = Path(args.model_dir).expanduser()
+    if not folder.exists() and (Path(__file__).parent / "models" / args.model_dir).is_dir():
+        folder = Path(__file__).parent / "models" / args.model_dir  # a bundled model's name
+    try:
+        vocab = Vocab.from_json(json.loads((folder / "vocab.json").read_text(encoding="utf-8")))
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8-sig")
+    except (OSError, ValueError, VocabError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    casing, note = read_casing(folder, vocab.chars)
+    if note:
+        print(note, file=sys.stderr)
+    sys.stdout.write(recase(vocab.normalize(text), casing) if vocab.lowercase else vocab.normalize(text))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
