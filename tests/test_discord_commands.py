@@ -193,7 +193,7 @@ def test_sync_is_explicit_and_owner_only(models_dir: Path) -> None:
         put = (await fake.wait_until(lambda: fake.requests("PUT", sync_route)))[0]
         assert {command["name"] for command in put.body} == {"alice", "holmes", "models"}
         options = {o["name"] for c in put.body if c["name"] == "alice" for o in c["options"]}
-        assert options == {"seed", "temperature", "length", "words", "best"}
+        assert options == {"seed", "temperature", "length", "words", "best", "case"}
         words = next(o for c in put.body if c["name"] == "alice" for o in c["options"] if o["name"] == "words")
         assert [choice["value"] for choice in words["choices"]] == ["lexicon", "free"]
         answer = (await fake.wait_until(lambda: fake.posts()[1:]))[0].body["content"]
