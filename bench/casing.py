@@ -8,7 +8,8 @@ ceiling for a plain table, the same table taken from Looking-Glass itself. Then 
 the bench": a fine-tune's casing.txt is built from its books' printed text alone, never from the
 weights, so the bench builds it the way `python -m train BOOK` does (train/casing.py: the book over
 the library model's record) from the book's first 90% (the part training learns from) and re-cases
-the held-out last 10% (the part training validates on); no model is trained.
+the held-out last 10% (the part training validates on; from its first paragraph's start, not from the
+middle of the word the cut falls in); no model is trained.
 Figures: words right; capitalised words restored; lowercase words given a capital (wrongly added).
 """
 
@@ -98,7 +99,8 @@ def main() -> None:
         path = CORPUS / book if (CORPUS / book).is_file() else Path(book)
         text = read_book(str(path), lowercase=False).text
         cut = len(text) - int(len(text) * VAL_FRAC)
-        head, tail = text[:cut], text[cut:]
+        start = text.find("\n\n", cut) + 2 if "\n\n" in text[cut:] else cut  # judged from a paragraph's start
+        head, tail = text[:cut], text[start:]
         header(f"{path.name} fine-tuned in the bench (casing.txt from its first 90%), its held-out last 10%")
         row("sentence starts and I only", tail, None)
         row("+ each word's mid-sentence casing in its first 90% (a plain table)", tail, table_only(head))

@@ -5,7 +5,8 @@ cased by what stands before it (never after: a stream holds back at most the wor
 A word's context is its class (see `Scanner`) and the word before it:
 - PARA (the text's or a paragraph's start) and SENTENCE (after . ! ? and white space, an opening
   quote or bracket may follow) capitalise the word's first letter;
-- OPEN (after an opening quote inside a sentence: `said alice, “why`), QUOTED (after a quoted
+- OPEN (after an opening quote inside a sentence: `alice said, “why`), RESUMED (the same after a
+  quote closed mid-sentence: `“well,” said alice, “why`), QUOTED (after a quoted
   sentence's end: `late!” said` or `late!” the`) and LINE (after a line shorter than VERSE_LINE
   that ended no sentence: verse) capitalise by what the book did there: per word where it says,
   else by the class's majority;
@@ -37,10 +38,11 @@ from engine.lexicon import LETTER, WORD
 
 CASING = "casing.txt"
 CASING_MAX_BYTES = 4 * 2**20  # far above the bundled records (a few hundred KB); a bigger file is not read
-PARA, SENTENCE, QUOTED, OPEN, LINE, MID = "para", "sentence", "quoted", "open", "line", "mid"
-CLASSES = (PARA, SENTENCE, QUOTED, OPEN, LINE, MID)
-LEARNT = (QUOTED, OPEN, LINE)  # the classes whose capital the book decides
-VERSE_LINE = 50  # a line shorter than this that ends no sentence reads as verse (prose wraps at 60-75)
+PARA, SENTENCE, QUOTED, OPEN, RESUMED, LINE, MID = "para", "sentence", "quoted", "open", "resumed", "line", "mid"
+CLASSES = (PARA, SENTENCE, QUOTED, OPEN, RESUMED, LINE, MID)
+LEARNT = (QUOTED, OPEN, RESUMED, LINE)  # the classes whose capital the book decides
+_BROKEN_OFF = re.compile(r"[,;\u2014-][\u201d\u2019\"']")  # a quote closed mid-sentence: `“well,” said`
+VERSE_LINE = 56  # a line shorter than this that ends no sentence reads as verse (prose wraps at 60-75)
 CONTEXT = 300  # characters of what came before a stream that set its first words' context
 _OPENERS = "\u201c\u2018\"'(["  # after white space (or another opener): straight quotes open only there
 _CLOSERS = "\u201d\u2019\"')]_"
@@ -205,12 +207,18 @@ class Scanner:
         self.prev2 = ""  # the key of the word before it
         self.col = 0  # characters on the current line
         self.started = False  # a word has been seen (the text's first word starts a paragraph)
+        self.broken_off = False  # this sentence has a quote closed mid-sentence: the next one resumes it
 
     def step(self, gap: str, word: str) -> tuple[str, str, str]:
         """The class of `word` after `gap` (non-word text), and the keys of the two words before it
         (the nearer first; "" at a paragraph's start)."""
         gap = self.gap + gap
         kind = classify(gap, self.started, self.col)
+        if kind in (PARA, SENTENCE, QUOTED):
+            self.broken_off = False
+        if kind == OPEN and self.broken_off:
+            kind = RESUMED
+        self.broken_off = self.broken_off or bool(_BROKEN_OFF.search(gap))
         prev, prev2 = (self.prev, self.prev2) if kind != PARA else ("", "")
         self.prev2 = prev
         line = gap.rfind("\n")
@@ -234,7 +242,7 @@ def classify(gap: str, started: bool, col: int) -> str:
     opened = stripped != "" and stripped[-1] in _OPENERS and (stripped[-1] in "\u201c\u2018" or len(stripped) > 1 and (
         stripped[-2].isspace() or stripped[-2] in _OPENERS + "\u2014-:"))
     if end is not None:
-        return QUOTED if end.group(1).strip("_") and not opened else SENTENCE
+        return QUOTED if end.group(1).strip("_") and end.group(0)[0] != "." and not opened else SENTENCE
     if opened:
         return OPEN
     newline = gap.find("\n")

@@ -134,9 +134,9 @@ def test_twenty_continuations_at_the_defaults_read_like_the_book(loaded):
 
 
 def lowercase_sentence_starts(text: str) -> list[str]:
-    """Where a sentence starts (the text's start, after . ! ? and white space, after a blank line) with
-    a lowercase letter."""
-    starts = re.finditer(r"(?:^|[.!?][”’\")_]*\s+|\n\n)[“‘\"(_]*(\w)", text)
+    """Where a sentence starts with a lowercase letter: the text's start, after a blank line, after . ! ?
+    and white space, or after a quote closed on one and an opening quote (not `“oh!” said alice`)."""
+    starts = re.finditer(r"(?:^|\n\n|[.!?]\s+|[.!?][”’\")_]+\s+(?=[“‘\"(_]))[“‘\"(_]*(\w)", text)
     return [m.group(0) for m in starts if m.group(1).islower()]
 
 
