@@ -241,14 +241,12 @@ def classify(gap: str, started: bool, col: int) -> str:
     stripped = gap.rstrip()
     opened = stripped != "" and stripped[-1] in _OPENERS and (stripped[-1] in "\u201c\u2018" or len(stripped) > 1 and (
         stripped[-2].isspace() or stripped[-2] in _OPENERS + "\u2014-:"))
-    if end is not None:
-        return QUOTED if end.group(1).strip("_") and end.group(0)[0] != "." and not opened else SENTENCE
-    if opened:
-        return OPEN
+    if end is not None and not (end.group(1).strip("_") and end.group(0)[0] != "." and not opened):
+        return SENTENCE
     newline = gap.find("\n")
     if newline >= 0 and col + newline < VERSE_LINE:
-        return LINE
-    return MID
+        return LINE  # a short line's end is verse's, even after `late!”` or before `“`
+    return QUOTED if end is not None else OPEN if opened else MID
 
 
 class Recaser:
