@@ -65,7 +65,21 @@ def test_best_sets_how_many_candidates_each_sentence_is_kept_from() -> None:
     run_with_bot(scenario)
 
 
+def test_case_sets_how_the_reply_is_shown() -> None:
+    async def scenario(fake: FakeDiscord, bot) -> None:
+        await fake.say("!alice --case lower --len 60 The Queen")
+        await finished_reply(fake)
+        request = bot.generators["alice"].requests[0]
+        assert request["seed"] == "The Queen" and request["sampling"].case == "lower"
+        await fake.say("!alice --len 60 The King", author_id=OTHER_USER_ID)
+        await finished_reply(fake, 1)
+        assert bot.generators["alice"].requests[1]["sampling"].case == Settings().case == "book"  # ALICE_CASE
+
+    run_with_bot(scenario)
+
+
 @pytest.mark.parametrize("options, answer", [
+    ("--case upper", "--case must be book or lower"),
     ("--temp hot", "--temp needs a number"),
     ("--temp 5", "Temperature must be between 0 and 2"),
     ("--len 0", "Length must be between 1 and 1500"),
