@@ -8,8 +8,8 @@ A word's context is its class (see `Scanner`) and the word before it:
 - OPEN (after an opening quote inside a sentence: `alice said, “why`), RESUMED (the same after a
   quote closed mid-sentence: `“well,” said alice, “why`), QUOTED (after a quoted
   sentence's end: `late!” said` or `late!” the`) and LINE (after a line shorter than VERSE_LINE
-  that ended no sentence: verse) capitalise by what the book did there: per word where it says,
-  else by the class's majority;
+  that ended no sentence, itself under a short or blank line: verse) capitalise by what the book did
+  there: per word where it says, else by the class's majority;
 - then (and in MID, everywhere else) the word is spelled as the book prints it after the word
   before it (`pairs`), else as the book prints it mid-sentence (`words`), else lowercase; "i" and
   its contractions are "I" even without a record.
@@ -206,6 +206,7 @@ class Scanner:
         self.prev = ""  # the last word's key
         self.prev2 = ""  # the key of the word before it
         self.col = 0  # characters on the current line
+        self.above = -1  # characters on the line above it (-1: none, the text started on this line)
         self.started = False  # a word has been seen (the text's first word starts a paragraph)
         self.broken_off = False  # this sentence has a quote closed mid-sentence: the next one resumes it
 
@@ -213,7 +214,7 @@ class Scanner:
         """The class of `word` after `gap` (non-word text), and the keys of the two words before it
         (the nearer first; "" at a paragraph's start)."""
         gap = self.gap + gap
-        kind = classify(gap, self.started, self.col)
+        kind = classify(gap, self.started, self.col, self.above)
         if kind in (PARA, SENTENCE, QUOTED):
             self.broken_off = False
         if kind == OPEN and self.broken_off:
@@ -222,6 +223,9 @@ class Scanner:
         prev, prev2 = (self.prev, self.prev2) if kind != PARA else ("", "")
         self.prev2 = prev
         line = gap.rfind("\n")
+        if line >= 0:  # the line above is the last one this gap ends (a blank line's is 0 long)
+            first = gap.find("\n")
+            self.above = self.col + first if first == line else line - gap.rfind("\n", 0, line) - 1
         self.col = (self.col + len(gap) if line < 0 else len(gap) - line - 1) + len(word)
         self.gap, self.prev, self.started = "", key_of(word), True
         return kind, prev, prev2
@@ -231,9 +235,9 @@ class Scanner:
         self.gap += gap
 
 
-def classify(gap: str, started: bool, col: int) -> str:
+def classify(gap: str, started: bool, col: int, above: int = -1) -> str:
     """The class of a word after `gap`, the non-word text since the last word (`col` characters on the
-    line where that word ended)."""
+    line where that word ended, `above` on the line above that one, -1 for none)."""
     if not started or "\n\n" in gap:
         return PARA
     ends = list(_END.finditer(gap))
@@ -244,8 +248,8 @@ def classify(gap: str, started: bool, col: int) -> str:
     if end is not None and not (end.group(1).strip("_") and end.group(0)[0] != "." and not opened):
         return SENTENCE
     newline = gap.find("\n")
-    if newline >= 0 and col + newline < VERSE_LINE:
-        return LINE  # a short line's end is verse's, even after `late!”` or before `“`
+    if newline >= 0 and col + newline < VERSE_LINE and 0 <= above < VERSE_LINE:
+        return LINE  # two short lines are verse, even after `late!”` or before `“` (one may be a seed)
     return QUOTED if end is not None else OPEN if opened else MID
 
 
