@@ -4,10 +4,10 @@ The models read and write lowercase. What they write is shown as the book prints
 cased by what stands before it (never after: a stream holds back at most the word being written).
 A word's context is its class (see `Scanner`) and the word before it:
 - PARA (the text's or a paragraph's start) and SENTENCE (after . ! ? and white space, an opening
-  quote or bracket may follow) capitalise the word's first letter;
+  quote or bracket may follow; after `.”`) capitalise the word's first letter;
 - OPEN (after an opening quote inside a sentence: `alice said, “why`), RESUMED (the same after a
-  quote closed mid-sentence: `“well,” said alice, “why`), QUOTED (after a quoted
-  sentence's end: `late!” said` or `late!” the`) and LINE (after a line shorter than VERSE_LINE
+  quote closed mid-sentence: `“well,” said alice, “why`), QUOTED (after `!”` or `?”`:
+  `late!” said` or `late!” The`) and LINE (after a line shorter than VERSE_LINE
   that ended no sentence, itself under a short or blank line: verse) capitalise by what the book did
   there: per word where it says, else by the class's majority;
 - then (and in MID, everywhere else) the word is spelled as the book prints it after the word
