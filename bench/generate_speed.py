@@ -225,9 +225,10 @@ def main() -> None:
              (f"  {args.streams} rows / 1 row (12x needs <= {args.streams / 12:.2f})",
               {p: f"{a[1] / a[0]:.2f}" for p, a in alone.items()}),
              ("model alone: seed read, ms", {p: f"{a[2] * 1e3:.1f}" for p, a in alone.items()})]
-    print(f"{'':34}" + "".join(f"{p:>10}" for p in gens))
+    width = max(10, *(len(p) + 2 for p in gens))
+    print(f"{'':34}" + "".join(f"{p:>{width}}" for p in gens))
     for label, values in rows:
-        print(f"{label:34}" + "".join(f"{values[p]:>10}" for p in gens))
+        print(f"{label:34}" + "".join(f"{values[p]:>{width}}" for p in gens))
     print("rounds, one stream: " + "; ".join(f"{p} {_list(single[p])}" for p in gens))
     print(f"rounds, {args.streams} streams: " + "; ".join(f"{p} {_list(many[p])}" for p in gens))
     print(f"seeds are read up to their last {limit} characters (ALICE_MAX_SEED_CHARS)")
