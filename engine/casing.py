@@ -2,7 +2,7 @@
 
 The models read and write lowercase. What they write is shown as the book prints it: every word is
 cased by what stands before it (never after: a stream holds back at most the word being written).
-A word's context is its class (see `Scanner`) and the word before it:
+A word's context is its class (see engine/scanner.py) and the word before it:
 - PARA (the text's or a paragraph's start) and SENTENCE (after . ! ? and white space, an opening
   quote or bracket may follow; after `.”`) capitalise the word's first letter;
 - OPEN (after an opening quote inside a sentence: `alice said, “why`), RESUMED (the same after a
@@ -28,6 +28,7 @@ Training writes it (train/casing.py); `python -m train.casing DIR` rebuilds it.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import re
@@ -35,18 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.lexicon import LETTER, WORD
+from engine.scanner import LEARNT, OPEN, PARA, SENTENCE, Scanner, key_of
 
 CASING = "casing.txt"
 CASING_MAX_BYTES = 4 * 2**20  # far above the bundled records (a few hundred KB); a bigger file is not read
-PARA, SENTENCE, QUOTED, OPEN, RESUMED, LINE, MID = "para", "sentence", "quoted", "open", "resumed", "line", "mid"
-CLASSES = (PARA, SENTENCE, QUOTED, OPEN, RESUMED, LINE, MID)
-LEARNT = (QUOTED, OPEN, RESUMED, LINE)  # the classes whose capital the book decides
-_BROKEN_OFF = re.compile(r"[,;\u2014-][\u201d\u2019\"']")  # a quote closed mid-sentence: `“well,” said`
-VERSE_LINE = 56  # a line shorter than this that ends no sentence reads as verse (prose wraps at 60-75)
 CONTEXT = 300  # characters of what came before a stream that set its first words' context
-_OPENERS = "\u201c\u2018\"'(["  # after white space (or another opener): straight quotes open only there
-_CLOSERS = "\u201d\u2019\"')]_"
-_END = re.compile(r"[.!?]([" + re.escape(_CLOSERS) + r"]*)\s")  # a sentence end and what closes after it
 # a word still being written: letters, inner joins, perhaps a join not yet followed by its letter
 _PARTIAL = re.compile(rf"{LETTER.pattern}+(?:['\u2019-]{LETTER.pattern}+)*['\u2019-]?$")
 HEADER = ("# alice casing: how the book prints each word, by what stands before it (engine/casing.py says\n"
@@ -55,11 +49,6 @@ HEADER = ("# alice casing: how the book prints each word, by what stands before 
 
 class CasingError(ValueError):
     """casing.txt cannot be used; the message is one line naming the file and why."""
-
-
-def key_of(word: str) -> str:
-    """A word as the record keys it: lowercase, ’ as '."""
-    return word.lower().replace("\u2019", "'")
 
 
 def vocab_digest(chars: list[str]) -> str:
@@ -132,13 +121,32 @@ class Casing:
     @classmethod
     def parse(cls, text: str, source: str = CASING) -> Casing:
         """The record `to_text` writes; CasingError names `source` and the first bad line."""
+        # Ten thousand rows of new tuples set off the cyclic collector over the whole heap (torch's
+        # included) again and again: 180 ms instead of 27 on the way to the first character. None of
+        # these objects can form a cycle, so it waits until the record is read.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return cls._parse(text, source)
+        finally:
+            if enabled:
+                gc.enable()
+
+    @classmethod
+    def _parse(cls, text: str, source: str) -> Casing:
         record = cls()
+        words, pairs = record.words, record.pairs
         for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip() or line.startswith("#"):
+            if not line or line[0] == "#" or line.isspace():
                 continue
             parts = line.split(" ")
-            try:
-                record._add(parts)
+            try:  # word and pair rows, nearly all of them, read here: loading is on the way to the first character
+                if parts[0] == "word" and len(parts) == 5 and key_of(parts[2]) == parts[1]:
+                    words[parts[1]] = (parts[2], int(parts[3]), int(parts[4]))
+                elif parts[0] == "pair" and len(parts) == 6 and key_of(parts[3]) == parts[2]:
+                    pairs[(parts[1], parts[2])] = (parts[3], int(parts[4]), int(parts[5]))
+                else:
+                    record._add(parts)  # the other rows, and every bad one
             except (ValueError, IndexError):
                 raise CasingError(f"{source}: line {number} is not a casing row ({line[:60]!r})") from None
         return record
@@ -196,61 +204,6 @@ def read_casing(directory: Path, vocab_chars: list[str]) -> tuple[Casing | None,
     if record.vocab != vocab_digest(vocab_chars):
         return None, f"{path}: made for another model (vocab {record.vocab or 'unnamed'}); sentence starts and I only"
     return record, ""
-
-
-class Scanner:
-    """Walks text word by word, saying each word's class (see the module docstring) and the word before."""
-
-    def __init__(self) -> None:
-        self.gap = ""  # what came since the last word
-        self.prev = ""  # the last word's key
-        self.prev2 = ""  # the key of the word before it
-        self.col = 0  # characters on the current line
-        self.above = -1  # characters on the line above it (-1: none, the text started on this line)
-        self.started = False  # a word has been seen (the text's first word starts a paragraph)
-        self.broken_off = False  # this sentence has a quote closed mid-sentence: the next one resumes it
-
-    def step(self, gap: str, word: str) -> tuple[str, str, str]:
-        """The class of `word` after `gap` (non-word text), and the keys of the two words before it
-        (the nearer first; "" at a paragraph's start)."""
-        gap = self.gap + gap
-        kind = classify(gap, self.started, self.col, self.above)
-        if kind in (PARA, SENTENCE, QUOTED):
-            self.broken_off = False
-        if kind == OPEN and self.broken_off:
-            kind = RESUMED
-        self.broken_off = self.broken_off or bool(_BROKEN_OFF.search(gap))
-        prev, prev2 = (self.prev, self.prev2) if kind != PARA else ("", "")
-        self.prev2 = prev
-        line = gap.rfind("\n")
-        if line >= 0:  # the line above is the last one this gap ends (a blank line's is 0 long)
-            first = gap.find("\n")
-            self.above = self.col + first if first == line else line - gap.rfind("\n", 0, line) - 1
-        self.col = (self.col + len(gap) if line < 0 else len(gap) - line - 1) + len(word)
-        self.gap, self.prev, self.started = "", key_of(word), True
-        return kind, prev, prev2
-
-    def skip(self, gap: str) -> None:
-        """Text with no word in it (yet): it joins the next word's gap."""
-        self.gap += gap
-
-
-def classify(gap: str, started: bool, col: int, above: int = -1) -> str:
-    """The class of a word after `gap`, the non-word text since the last word (`col` characters on the
-    line where that word ended, `above` on the line above that one, -1 for none)."""
-    if not started or "\n\n" in gap:
-        return PARA
-    ends = list(_END.finditer(gap))
-    end = ends[-1] if ends else None
-    stripped = gap.rstrip()
-    opened = stripped != "" and stripped[-1] in _OPENERS and (stripped[-1] in "\u201c\u2018" or len(stripped) > 1 and (
-        stripped[-2].isspace() or stripped[-2] in _OPENERS + "\u2014-:"))
-    if end is not None and not (end.group(1).strip("_") and end.group(0)[0] != "." and not opened):
-        return SENTENCE
-    newline = gap.find("\n")
-    if newline >= 0 and col + newline < VERSE_LINE and 0 <= above < VERSE_LINE:
-        return LINE  # two short lines are verse, even after `late!”` or before `“` (one may be a seed)
-    return QUOTED if end is not None else OPEN if opened else MID
 
 
 class Recaser:

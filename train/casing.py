@@ -15,9 +15,10 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-from engine.casing import CASING, LEARNT, MID, Casing, CasingError, Scanner, key_of, read_casing, vocab_digest
+from engine.casing import CASING, Casing, CasingError, read_casing, vocab_digest
 from engine.lexicon import WORD
 from engine.modelfolder import ModelFolderError, read_model_info, resolve_model_dir, write_atomic
+from engine.scanner import LEARNT, MID, Scanner, key_of
 from engine.vocab import Vocab
 from train.corpus import read_book
 from train.gutenberg import CorpusError
