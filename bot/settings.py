@@ -58,6 +58,8 @@ class Settings:
                           "lexicon = write only words of the model's lexicon.txt; free = any spelling")
     best_of: int = _setting(DEFAULT_BEST_OF, "ALICE_BEST_OF", "write sentence by sentence, each the best of this many "
                             "candidates by the model's own score (1 = plain sampling; more = more sense, slower)")
+    case: str = _setting(PLAIN.case, "ALICE_CASE", "book = capitals where the book prints them (sentence starts, I, "
+                         "names); lower = all lowercase, as the model writes")
     max_seed_chars: int = _setting(400, "ALICE_MAX_SEED_CHARS", "longer seeds (and stories) are read from their "
                                    "last this many characters (the models remember less: bench/seed_horizon.py)")
     exact: bool = _setting(False, "ALICE_EXACT", "write exactly the length asked for; off = about that many, "
@@ -95,7 +97,7 @@ class Settings:
 
     def sampling(self) -> Sampling:
         """The sampling these settings ask for."""
-        return Sampling(self.temperature, self.top_k, self.top_p, self.words, self.best_of)
+        return Sampling(self.temperature, self.top_k, self.top_p, self.words, self.best_of, self.case)
 
 
 def add_setting_options(parser: argparse.ArgumentParser, flags: Mapping[str, str]) -> None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from engine.batch import Batch, Request, RowEnd
+from engine.casing import Recaser
 from engine.conversation import Conversation, Snapshot, StateCache, plan, state_key
 from engine.lexicon import SEED_WINDOW
 from engine.model import flush_denormals
@@ -86,13 +87,13 @@ class Generator:
         chunk is what was ready when asked for. Stop early with `.close()` (or `break`). Options:
         `sampling` and any of its fields (temperature, top_k, top_p, words: "lexicon" keeps every
         word to the model's lexicon, "free" lets it spell anything), `rng_seed`, `exact`."""
-        return SyncStream(self._open(seed, StreamOptions.of(length, **options)), self._worker.leave)
+        return SyncStream(*self._open(seed, StreamOptions.of(length, **options)))
 
     def astream(self, seed: str | Conversation = "", length: int = DEFAULT_LENGTH,
                 **options: Unpack[Options]) -> AsyncIterator[str]:
         """`stream` for `async for`; never blocks the event loop. Cancelling the reading task, or
         dropping the iterator, frees the stream's slot at once."""
-        return AsyncStream(self._open(seed, StreamOptions.of(length, **options)), self._worker.leave)
+        return AsyncStream(*self._open(seed, StreamOptions.of(length, **options)))
 
     def generate(self, seed: str | Conversation = "", length: int = DEFAULT_LENGTH,
                  **options: Unpack[Options]) -> str:
@@ -139,17 +140,22 @@ class Generator:
 
     # ----- readers' side -----------------------------------------------------------------------
 
-    def _open(self, seed: str | Conversation, options: StreamOptions) -> Callable[[Callable[[], None]], Request]:
+    def _open(self, seed: str | Conversation, options: StreamOptions) -> tuple[
+            Callable[[Callable[[], None]], Request], Callable[[Request], None], Recaser | None]:
         """Read the seed now (errors belong to the caller); the stream's slot is taken on its first read,
-        by `_start` (given the reader's wake-up). It holds this Generator, so a stream keeps it going."""
+        by `_start` (given the reader's wake-up), which holds this Generator, so a stream keeps it going.
+        With it: how a reader leaves, and the re-caser that shows the text in the book's case (None for
+        `case="lower"`, and for a model that writes case itself)."""
+        recaser = Recaser(self.loaded.casing) if options.sampling.case == "book" and self.loaded.vocab.lowercase \
+            else None
         if isinstance(seed, Conversation):
             read: Conversation | tuple[str, list[int]] = Conversation(list(seed.turns))  # the caller may add turns
         else:
             text = self.prepare_seed(seed)
             read = (text, self.loaded.vocab.encode(text))
-        return partial(self._start, read, options)
+        return partial(self._start, read, options, recaser), self._worker.leave, recaser
 
-    def _start(self, read: Conversation | tuple[str, list[int]], options: StreamOptions,
+    def _start(self, read: Conversation | tuple[str, list[int]], options: StreamOptions, recaser: Recaser | None,
                wake: Callable[[], None]) -> Request:
         """Join the worker's batch: as one row, or as a sentence's best-of candidates (engine/sentences.py)."""
         request = Request([], options.length, options.sampling, random.Random(options.rng_seed), Outbox(wake),
@@ -158,6 +164,8 @@ class Generator:
             text = self._continue(read, request)
         else:
             text, request.ids = read
+        if recaser is not None:
+            recaser.prime(text)  # what the stream goes on from sets its first words' context
         best_of = 1 if options.sampling.greedy else options.sampling.best_of  # greedy candidates are alike
         if best_of == 1:
             self._worker.join(request, [request])

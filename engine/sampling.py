@@ -12,10 +12,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from engine.sampling_settings import MAX_BEST_OF, WORDS, Sampling
+from engine.sampling_settings import CASES, MAX_BEST_OF, WORDS, Sampling
 
-# Sampling, WORDS and MAX_BEST_OF are defined in engine/sampling_settings.py (torch-free) and offered here too
-__all__ = ["MAX_BEST_OF", "WORDS", "RowSettings", "Sampling", "choose", "sample_next"]
+# Sampling, WORDS, CASES and MAX_BEST_OF are defined in engine/sampling_settings.py (torch-free) and offered here too
+__all__ = ["CASES", "MAX_BEST_OF", "WORDS", "RowSettings", "Sampling", "choose", "sample_next"]
 
 
 class RowSettings:

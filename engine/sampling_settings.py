@@ -12,9 +12,10 @@ from typing import Any
 
 from engine.bestof import BEST_OF_RULE, MAX_BEST_OF, best_of_allowed
 
-__all__ = ["MAX_BEST_OF", "MAX_TEMPERATURE", "RULES", "WORDS", "Sampling"]
+__all__ = ["CASES", "MAX_BEST_OF", "MAX_TEMPERATURE", "RULES", "WORDS", "Sampling"]
 
 WORDS = ("lexicon", "free")
+CASES = ("book", "lower")  # the model only ever reads and writes lowercase: case is how a reader shows it
 MAX_TEMPERATURE = 10.0
 
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {  # field: (test of a value, the rule in words)
@@ -23,6 +24,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {  # field: (test of a val
     "top_p": (lambda v: 0 < v <= 1, "must be in (0, 1]"),
     "words": (lambda v: v in WORDS, f"must be {' or '.join(WORDS)}"),
     "best_of": (best_of_allowed, BEST_OF_RULE),
+    "case": (lambda v: v in CASES, f"must be {' or '.join(CASES)}"),
 }
 
 
@@ -35,6 +37,7 @@ class Sampling:
     top_p: float = 0.95  # keep the smallest set whose probability reaches p (1 = all)
     words: str = "lexicon"  # "lexicon" = only words of the model's lexicon.txt (if it has one); "free" = any
     best_of: int = 1  # plain sampling unless asked; front ends ask for engine/bestof.py's DEFAULT_BEST_OF
+    case: str = "book"  # how the text is shown: "book" = as the book prints it (engine/casing.py), "lower" = as written
 
     def __post_init__(self) -> None:
         for f in fields(self):

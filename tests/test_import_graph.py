@@ -195,7 +195,8 @@ def test_no_function_takes_more_than_six_parameters() -> None:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 names = [a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs]
                 names = names[1:] if names[:1] in (["self"], ["cls"]) else names
-                if len(names) > 6:
+                command = names[:1] == ["ctx"]  # a Discord command: its parameters are the command's options
+                if len(names) > 6 and not command:
                     long.append(f"{module}.{node.name} ({len(names)})")
     assert not long, "functions of more than 6 parameters: " + ", ".join(long)
 

@@ -71,9 +71,9 @@ class AliceCog(commands.Cog, name="Alice"):
     @app_commands.describe(**DESCRIBE)
     async def alice(self, ctx: commands.Context, *, seed: str = "", temperature: float | None = None,
                     length: int | None = None, words: Literal["lexicon", "free"] | None = None,
-                    best: int | None = None) -> None:
+                    best: int | None = None, case: Literal["book", "lower"] | None = None) -> None:
         """Continue your text in the book's voice: !alice --temp 0.5 --len 400 --words free --best 4 <seed>"""
-        await self.write(ctx, MAIN_MODEL, CommandOptions(seed, temperature, length, words, best))
+        await self.write(ctx, MAIN_MODEL, CommandOptions(seed, temperature, length, words, best, case))
 
     @commands.hybrid_command(name="models")
     async def models(self, ctx: commands.Context) -> None:
@@ -172,8 +172,8 @@ def model_command(cog: AliceCog, name: str) -> commands.HybridCommand:
     @app_commands.describe(**DESCRIBE)
     async def write(ctx: commands.Context, *, seed: str = "", temperature: float | None = None,
                     length: int | None = None, words: Literal["lexicon", "free"] | None = None,
-                    best: int | None = None) -> None:
-        await cog.write(ctx, name, CommandOptions(seed, temperature, length, words, best))
+                    best: int | None = None, case: Literal["book", "lower"] | None = None) -> None:
+        await cog.write(ctx, name, CommandOptions(seed, temperature, length, words, best, case))
 
     book = corpus_name(cog.generators[name].loaded.config)
     prefix = cog.settings.command_prefix

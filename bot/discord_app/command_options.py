@@ -11,18 +11,19 @@ from discord.ext import commands
 from bot.discord_app.channel_output import echo
 from bot.write_request import WriteRequest
 from engine.bestof import BEST_OF_RULE, MAX_BEST_OF, best_of_allowed
+from engine.sampling_settings import CASES, WORDS
 from engine.sampling_settings import RULES as SAMPLING_RULES
-from engine.sampling_settings import WORDS
 
 MAX_USER_TEMPERATURE = 2.0
 # `--temp 0.5`, `--len=400`, `--words free`; phones often turn `--` into an em dash, so that counts too
-_OPTION = re.compile(r"(?:--|\u2014)(temp|temperature|len|length|words|best)(?:=|\s+)(\S+)(?:\s+|$)")
+_OPTION = re.compile(r"(?:--|\u2014)(temp|temperature|len|length|words|best|case)(?:=|\s+)(\S+)(?:\s+|$)")
 DESCRIBE = {
     "seed": "text to continue; empty = start a new paragraph",
     "temperature": f"0 = always the likeliest letter, up to {MAX_USER_TEMPERATURE:g} = wild",
     "length": "how many characters to write",
     "words": "lexicon = only words the book (and the library) use; free = any spelling",
     "best": f"write each sentence as the best of this many (1 = plain sampling, up to {MAX_BEST_OF})",
+    "case": "book = capitals where the book prints them; lower = all lowercase",
 }
 
 
@@ -39,6 +40,7 @@ class CommandOptions:
     length: int | None = None
     words: str | None = None
     best: int | None = None
+    case: str | None = None
 
     def request(self, default: WriteRequest, max_length: int) -> WriteRequest:
         """`default` (the bot's, for this model and asker) with these options; Refused past Discord's bounds."""
@@ -49,7 +51,7 @@ class CommandOptions:
         if self.length is not None and not 1 <= self.length <= max_length:
             raise Refused(f"Length must be between 1 and {max_length} characters.")
         request = default.but(seed=self.seed, length=self.length)
-        given = {"temperature": self.temperature, "words": self.words, "best_of": self.best}
+        given = {"temperature": self.temperature, "words": self.words, "best_of": self.best, "case": self.case}
         return request.but(sampling=replace(request.sampling, **{k: v for k, v in given.items() if v is not None}))
 
 
@@ -63,6 +65,11 @@ def parse_options(text: str) -> CommandOptions:
             if value.lower() not in WORDS:
                 raise Refused(f"--words {SAMPLING_RULES['words'][1]}, not {echo(value)}.")
             asked.words = value.lower()
+            continue
+        if name == "case":
+            if value.lower() not in CASES:
+                raise Refused(f"--case {SAMPLING_RULES['case'][1]}, not {echo(value)}.")
+            asked.case = value.lower()
             continue
         try:
             if name.startswith("temp"):
