@@ -8,7 +8,9 @@ first character once the model is loaded; and
 seconds from process start to the first generated character, for `python -m bot --seed ...` and for
 a bare `python -c` that imports the engine. Then the floors those figures stand on, measured on the
 same machine in the same run: the model's step alone for one row and for 16 (so the most 16 streams
-can gain over one here), its read of the longest seed, and `python -c "import torch"` alone. Each
+can gain over one here), its read of the longest seed, and `python -c "import torch"` alone. Then
+best-of-K's curve (bench/bestof_speed.py): final text per second at K = 1 ... 64, first-text delay,
+the int8 kernel's ceiling measured in the same run and the share reached, and four streams at once. Each
 figure is the best of a few interleaved rounds, so that a neighbour's burst of CPU use on a shared
 machine skews the ratios less.
 """
@@ -30,6 +32,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bestof_speed import KS, print_curve  # noqa: E402  (bench/: the scripts' folder)
 
 from engine import Conversation, Generator  # noqa: E402
 from engine.conversation import MODEL  # noqa: E402
@@ -167,6 +171,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; each figure is the best")
     parser.add_argument("--streams", type=int, default=16, help="concurrent streams")
     parser.add_argument("--model", help="model folder or bundled model's name (default: the bundled alice)")
+    parser.add_argument("--no-curve", dest="curve", action="store_false",
+                        help="best-of curve at K = 1 and 16 only (default: 1, 2, 4, 8, 16, 32, 64)")
     parser.add_argument("--precision", action="append", choices=PRECISIONS,
                         help="measure only these precisions (repeatable; default: every one this machine runs)")
     args = parser.parse_args()
@@ -227,6 +233,8 @@ def main() -> None:
     print("next turn (cached): a 2,000-character story with one turn written, then a 10-character line; "
           "the state cache keeps " + ", ".join(f"{p} {size:,.0f}" for p, (_, size) in turns.items())
           + " bytes per state (h and c: layers x hidden floats each, the logits: vocab floats), two per turn")
+    curve_gen = gens.get("int8") or next(iter(gens.values()))  # the best-of curve: bench/bestof_speed.py
+    print_curve(curve_gen, KS if args.curve else (1, 16))
     for gen in gens.values():
         gen.close()
 

@@ -85,9 +85,9 @@ def default_best_of() -> int:
     return Settings().best_of
 
 
-def make_generator(model: str, best_of: int) -> Writer:
+def make_generator(model: str, best_of: int, precision: str = "auto") -> Writer:
     """A writer at `best_of` K (1 = plain sampling)."""
-    return Writer(Generator(model), {"best_of": best_of})
+    return Writer(Generator(model, precision=precision), {"best_of": best_of})
 
 
 def write(writer: Writer, seed: str, chars: int, rng_seed: int) -> str:
@@ -277,6 +277,8 @@ def main() -> int:
     parser.add_argument("--chars", type=int, default=1000, help="characters written per seed")
     parser.add_argument("--ks", default=",".join(map(str, KS)), help="best-of K values beside plain sampling")
     parser.add_argument("--streams", type=int, default=16, help="concurrent streams in the throughput figure")
+    parser.add_argument("--precision", default="auto", help="generation precision (auto's pick can change "
+                        "between runs: pin it to compare runs)")
     parser.add_argument("--no-books", action="store_true", help="skip judging the books themselves")
     parser.add_argument("--dump", type=Path, help="write every text and each judged sentence's verdict to this "
                         "JSON file")
@@ -313,7 +315,7 @@ def main() -> int:
         ks.append(default)
     labels = [(k, ("plain (K=1)" if k == 1 else f"best of {k}") + (" (default)" if k == default else "")) for k in ks]
     for k, label in labels:
-        writer = make_generator(args.model, k)
+        writer = make_generator(args.model, k, args.precision)
         with writer.generator:
             started = time.perf_counter()
             texts = [write(writer, seed, args.chars, rng_seed) for rng_seed, seed in enumerate(SEEDS, start=1)]

@@ -27,6 +27,7 @@ from bot.reply import MESSAGE_LIMIT, REQUEST_ERRORS, describe, render
 from bot.settings import Settings
 from bot.teller import Teller
 from engine import Conversation, Generator
+from engine.bestof import BEST_OF_RULE, MAX_BEST_OF, best_of_allowed
 from engine.sampling import WORDS
 
 log = logging.getLogger(__name__)
@@ -37,13 +38,12 @@ MAX_USER_TEMPERATURE = 2.0
 TYPING_EVERY = 8.0  # seconds; Discord shows "typing…" for about 10 s after each request
 # `--temp 0.5`, `--len=400`, `--words free`; phones often turn `--` into an em dash, so that counts too
 _OPTION = re.compile(r"(?:--|\u2014)(temp|temperature|len|length|words|best)(?:=|\s+)(\S+)(?:\s+|$)")
-MAX_USER_BEST_OF = 16  # candidates per sentence a Discord user may ask for (each is a row of the shared batch)
 DESCRIBE = {
     "seed": "text to continue; empty = start a new paragraph",
     "temperature": f"0 = always the likeliest letter, up to {MAX_USER_TEMPERATURE:g} = wild",
     "length": "how many characters to write",
     "words": "lexicon = only words the book (and the library) use; free = any spelling",
-    "best": f"write each sentence as the best of this many (1 = plain sampling, up to {MAX_USER_BEST_OF})",
+    "best": f"write each sentence as the best of this many (1 = plain sampling, up to {MAX_BEST_OF})",
 }
 
 
@@ -134,8 +134,8 @@ class AliceCog(commands.Cog, name="Alice"):
         """List the books I can write like, with how well each was learnt (bits/char: lower is better)."""
         if self.rescan is not None:
             await self.rescan()
-        lines = [f"`{ctx.clean_prefix}{name}`: {model_line(gen.loaded.config, echo)}"
-                 for name, gen in self.generators.items()]
+        lines = [f"`{ctx.clean_prefix}{name}`: {model_line(gen.loaded.config, echo)}; "
+                 f"best of {self.teller.sampling_now(name).best_of} now" for name, gen in self.generators.items()]
         await send(ctx, "\n".join(lines)[:MESSAGE_LIMIT])
 
     @commands.command(name="sync")
@@ -151,15 +151,15 @@ class AliceCog(commands.Cog, name="Alice"):
         if ctx.interaction is None:  # text command: options are written inside the message
             asked = parse_options(asked.seed)
         seed, temperature, length = asked.seed, asked.temperature, asked.length
-        if asked.best is not None and not 1 <= asked.best <= MAX_USER_BEST_OF:
-            raise Refused(f"Best must be a whole number from 1 to {MAX_USER_BEST_OF}.")
+        if asked.best is not None and not best_of_allowed(asked.best):
+            raise Refused(f"Best {BEST_OF_RULE}.")
         if temperature is not None and not 0 <= temperature <= MAX_USER_TEMPERATURE:
             raise Refused(f"Temperature must be between 0 and {MAX_USER_TEMPERATURE:g}.")
         if length is not None and not 1 <= length <= self.settings.max_length:
             raise Refused(f"Length must be between 1 and {self.settings.max_length} characters.")
         temperature = self.settings.temperature if temperature is None else temperature
         length = self.settings.length if length is None else length
-        default = self.teller.sampling
+        default = self.teller.sampling_now(model)  # best-of K lowered under load, unless asked for
         sampling = replace(default, temperature=temperature, words=asked.words or default.words,
                            best_of=asked.best or default.best_of)
         server = ctx.guild.id if ctx.guild else ctx.channel.id

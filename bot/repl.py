@@ -14,6 +14,7 @@ from bot.loader import ModelLoadError, ModelSlot
 from bot.settings import Settings, SettingsError
 from bot.story import Story, unquoted
 from bot.typed import readable
+from engine.bestof import BEST_OF_RULE
 
 if TYPE_CHECKING:
     from engine.generator import Generator
@@ -203,7 +204,7 @@ class Repl:
         try:
             self.settings = self.settings.with_overrides(best_of=int(arg))
         except (ValueError, SettingsError) as exc:
-            rule = exc.rule if isinstance(exc, SettingsError) else "must be a whole number from 1 to 64"
+            rule = exc.rule if isinstance(exc, SettingsError) else BEST_OF_RULE
             self.say(f"/best {arg}: {rule}")
             return
         self.say(f"best of {self.settings.best_of}" + (" (plain sampling)" if self.settings.best_of == 1 else ""))
@@ -229,7 +230,7 @@ class Repl:
         generator = self._loaded()
         if generator is not None:
             self.say(describe_model(generator.loaded) + f"\n  {'words'.ljust(16)}{self.settings.words} (/words)"
-                     + describe_precision(generator))
+                     + f"\n  {'best of'.ljust(16)}{self.settings.best_of} (/best)" + describe_precision(generator))
 
     # -- toolbar ----------------------------------------------------------------------------
 

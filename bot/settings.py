@@ -15,6 +15,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from engine.bestof import BEST_OF_RULE, DEFAULT_BEST_OF, best_of_allowed
 from engine.steps import CHOICES as PRECISIONS  # auto and the precisions (no torch: cheap to import)
 
 
@@ -49,7 +50,7 @@ class Settings:
     top_p: float = _setting(0.95, "ALICE_TOP_P", "sample from the smallest set reaching this probability; 1 = off")
     words: str = _setting("lexicon", "ALICE_WORDS",
                           "lexicon = write only words of the model's lexicon.txt; free = any spelling")
-    best_of: int = _setting(2, "ALICE_BEST_OF", "write sentence by sentence, each the best of this many "
+    best_of: int = _setting(DEFAULT_BEST_OF, "ALICE_BEST_OF", "write sentence by sentence, each the best of this many "
                             "candidates by the model's own score (1 = plain sampling; more = more sense, slower)")
     max_seed_chars: int = _setting(400, "ALICE_MAX_SEED_CHARS", "longer seeds (and stories) are read from their "
                                    "last this many characters (the models remember less: bench/seed_horizon.py)")
@@ -167,7 +168,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {  # setting: (test of a 
     "guild_concurrency": (lambda v: v > 0, "must be positive"),
     "device": (lambda v: v in ("auto", "cpu", "cuda") or v.startswith("cuda:"), "must be auto, cpu or cuda"),
     "words": (lambda v: v in ("lexicon", "free"), "must be lexicon or free"),
-    "best_of": (lambda v: 1 <= v <= 64, "must be a whole number from 1 (plain sampling) to 64"),
+    "best_of": (best_of_allowed, BEST_OF_RULE),
     "precision": (lambda v: v in PRECISIONS, f"must be {', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}"),
     "learn_minutes": (lambda v: v >= 0, "must not be negative"),
     "learn_upload_mb": (lambda v: v > 0, "must be positive"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import discord
@@ -23,6 +23,7 @@ from bot.gate import REFUSALS, Gate
 from bot.reply import REQUEST_ERRORS, describe, parse_reply, render, room_for_text, stream_into
 from bot.settings import Settings
 from engine import Conversation, Generator, Sampling
+from engine.bestof import best_of_in_use
 from engine.endings import target_within
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,12 @@ class Teller:
         self.sampling = Sampling(settings.temperature, settings.top_k, settings.top_p, settings.words,
                                  settings.best_of)  # the defaults
         self.writing: dict[int, Writing] = {}  # message id -> the reply being written into it
+
+    def sampling_now(self, model: str) -> Sampling:
+        """The default settings for a reply starting now: best-of K lowered while the model is busy
+        (engine/bestof.py's load rule, counting this reply)."""
+        streams = self.generators[model].active_streams + 1
+        return replace(self.sampling, best_of=best_of_in_use(self.sampling.best_of, streams))
 
     async def tell(self, message: discord.Message, story: Awaitable[Conversation], seed: str, model: str,
                    sampling: Sampling, length: int, requester: int,
@@ -94,7 +101,7 @@ class Teller:
         previous = interaction.message
         reply = await previous.reply(render("", "", False), view=writing_view(model), allowed_mentions=NO_MENTIONS,
                                      mention_author=False)
-        await self.tell(reply, self.chains.story_through(previous), "", model, self.sampling,
+        await self.tell(reply, self.chains.story_through(previous), "", model, self.sampling_now(model),
                         self.settings.length, interaction.user.id,
                         resend=partial(previous.channel.send, allowed_mentions=NO_MENTIONS))
 
@@ -104,7 +111,7 @@ class Teller:
         seed, _ = parse_reply(message.content)
         await interaction.response.edit_message(content=render(seed, "", False), view=writing_view(model),
                                                 allowed_mentions=NO_MENTIONS)
-        await self.tell(message, self.chains.story_before(message), seed, model, self.sampling,
+        await self.tell(message, self.chains.story_before(message), seed, model, self.sampling_now(model),
                         self.settings.length, interaction.user.id,
                         resend=partial(message.channel.send, allowed_mentions=NO_MENTIONS))
 

@@ -78,6 +78,8 @@ def layout_rules(tail: str, story: StoryLayout, lead: int | None) -> tuple[str, 
 
     `tail`: the story so far (seed or `story_start(seed)`, then what the row wrote), its last TAIL_CHARS
     characters or all of it when shorter (a story begins at a line start); `lead`: see `next_lead`."""
+    if lead is None and tail[-1:].isalnum():  # most calls: every rule needs a lead, white space last or a bare line
+        return ()
     rules: list[str] = []
     if lead is not None and (story.blank or lead >= MAX_LEAD):
         rules.append("whitespace")

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from engine.bestof import BEST_OF_RULE, best_of_allowed
+
 
 @dataclass(frozen=True)
 class Sampling:
@@ -31,8 +33,8 @@ class Sampling:
             raise ValueError(f"top_k must be 0 (off) or a positive count, not {self.top_k}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], not {self.top_p}")
-        if not (isinstance(self.best_of, int) and 1 <= self.best_of <= MAX_BEST_OF):
-            raise ValueError(f"best_of must be a whole number from 1 to {MAX_BEST_OF}, not {self.best_of}")
+        if not best_of_allowed(self.best_of):
+            raise ValueError(f"best_of {BEST_OF_RULE}, not {self.best_of}")
         if self.words not in WORDS:
             raise ValueError(f"words must be {' or '.join(WORDS)}, not {self.words!r}")
 
@@ -42,7 +44,6 @@ class Sampling:
 
 
 WORDS = ("lexicon", "free")
-MAX_BEST_OF = 64  # candidates per sentence: each is a row of the batch
 
 
 class RowSettings:

@@ -2,8 +2,11 @@
 
 For each sentence, K candidate rows start together from the stream's state (ordinary rows of the
 Generator's batch, each with random draws of its own, so a stream writes the same alone or batched)
-and each writes until its sentence ends. When all K have ended, the best by `score` is kept: its text
-goes to the reader and its state is the stream's, so the story goes on from exactly the text shown.
+and each writes until its sentence ends, or until it is beaten (see `_Round.beaten`: once half of
+them have ended, a candidate still writing whose log-probability per character so far is below the best
+ended score drops out, so a round no longer waits for its slowest candidate). When all K have ended, the
+best by `score` is kept: its text goes to the reader and its state is the stream's, so the story goes on
+from exactly the text shown.
 The score is computed by the model itself: its mean log-probability per character (at temperature 1),
 less a penalty for the share of the candidate's word pairs the story already has (likelihood alone
 favours stock lines). The grammar parser that judges sense (bench/sense.py) is never used here.
@@ -11,6 +14,7 @@ favours stock lines). The grammar parser that judges sense (bench/sense.py) is n
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections.abc import Callable
@@ -26,6 +30,8 @@ from engine.vocab import Vocab
 MAX_SENTENCE = 320  # a candidate ends here if no sentence has ended (the next one carries it on)
 REPEAT_PENALTY = 0.5  # score lost by a candidate whose word pairs are all in the story already
 HISTORY_CHARS = 1500  # how far back the story is searched for repeated word pairs
+QUORUM = 2  # candidates may be beaten once 1 in QUORUM of the round (at least one) have ended
+BEATEN_MARGIN = 0.08  # ... by this much below the best ended score, per character (docs/sense.md)
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 
 
@@ -36,22 +42,27 @@ class SentenceEnding:
 
     near = False  # (what Batch asks of an Ending: a candidate keeps no states but its last)
 
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, beaten: Callable[[], bool] | None = None) -> None:
         self.cap = max(cap, 2)
         self.text: list[str] = []
         self.kept = 0
+        self.ink = 0  # characters written that are not white space
         self.complete = False  # ended at a sentence end or blank line, not at the cap
+        self.beaten = beaten  # asked after each character: stop now, out of the running?
+        self.dropped = False  # stopped because it was beaten: never kept
 
     def add(self, char: str) -> tuple[str, bool]:
         text = self.text
         text.append(char)
         n = len(text)
+        if not char.isspace():
+            self.ink += 1
         if char.isspace() and n > 1 and (
                 is_sentence_end(text, n - 1) or (char == "\n" and text[n - 2] == "\n" and "".join(text).strip())):
             self.kept, self.complete = n - 1, True
             return "", True
-        if n >= self.cap:
-            self.kept = n - 1
+        if n >= self.cap or (self.beaten is not None and self.beaten()):
+            self.kept, self.dropped = n - 1, n < self.cap
             return "", True
         return "", False
 
@@ -78,7 +89,21 @@ class _Round:
     candidates: list[Request]
     read: int  # characters of the stream's text read by the round's starting state
     ends: list[RowState | None]  # each candidate's final state, once it has ended
+    seen: set[tuple[str, str]]  # the story's word pairs (for the repetition penalty)
     ended: int = 0
+    finished: int = 0  # candidates that ended by themselves (a sentence end, a blank line, the cap)
+    best: float = -math.inf  # the best score of those
+
+    def beaten(self, candidate: Request) -> bool:
+        """Whether a candidate still writing is out of the running: once half the round has
+        ended, one whose log-probability per character so far (no repetition penalty: that only
+        lowers a score) is below the best ended score by more than BEATEN_MARGIN. Length-fair: a long
+        sentence that is doing well keeps going; a plain quorum (keep the first few to end) kept
+        short, stock sentences. Decided from the round's own rows only, so batching changes nothing."""
+        if self.finished < max(1, len(self.candidates) // QUORUM):
+            return False
+        ending: SentenceEnding = candidate.ending
+        return ending.ink > 0 and candidate.logprob / ending.ink < self.best - BEATEN_MARGIN
 
 
 def word_pairs(text: str) -> list[tuple[str, str]]:
@@ -138,10 +163,11 @@ class SentenceWriter:
             candidate = Request(list(ids), cap, stream.sampling, random.Random(stream.rng.getrandbits(64)), outbox,
                                 start=start, context=context, parent=stream, logprob=0.0, story=self._story,
                                 lead=self._lead)
-            candidate.ending = SentenceEnding(cap)
             candidate.on_end = partial(self._collect, index)
             candidates.append(candidate)
-        self._round = _Round(candidates, read, [None] * len(candidates))
+        now = self._round = _Round(candidates, read, [None] * len(candidates), set(word_pairs(self.history)))
+        for candidate in candidates:
+            candidate.ending = SentenceEnding(cap, partial(now.beaten, candidate))
         return candidates
 
     def _fail(self, error: BaseException) -> None:
@@ -151,10 +177,14 @@ class SentenceWriter:
             self._finished(self.stream)
 
     def _collect(self, index: int, end: RowEnd) -> None:
-        """A candidate ended; once all have, keep the best."""
+        """A candidate ended (or was beaten); once all have, keep the best."""
         now = self._round
         now.ends[index] = end.state
         now.ended += 1
+        candidate = now.candidates[index]
+        if not candidate.ending.dropped:
+            now.finished += 1
+            now.best = max(now.best, self._score(candidate, now.seen))
         if now.ended == len(now.candidates):
             self._keep(now)
 
@@ -162,8 +192,7 @@ class SentenceWriter:
         """Keep the round's best candidate: its text to the reader, its state the stream's; then the
         next sentence's candidates, or the stream's end."""
         stream = self.stream
-        seen = set(word_pairs(self.history))  # the story's word pairs, once for the round's candidates
-        index = max(range(len(now.candidates)), key=lambda i: self._score(now.candidates[i], seen))
+        index = max(range(len(now.candidates)), key=lambda i: self._score(now.candidates[i], now.seen))
         best, end_state = now.candidates[index], now.ends[index]
         if not (best.ending.complete or stream.exact) and now.read > 0 and best.ending.cap < MAX_SENTENCE:
             # no sentence ends within what the stream may still write: it ends at the last one
@@ -202,6 +231,8 @@ class SentenceWriter:
 
     def _score(self, candidate: Request, seen: set[tuple[str, str]]) -> float:
         ending: SentenceEnding = candidate.ending
+        if ending.dropped:
+            return -math.inf
         text = "".join(ending.text[:ending.kept])
         value = score(candidate.logprob, text, seen)
         return value if ending.complete else value - 1e6  # a whole sentence beats one cut at the cap

@@ -428,6 +428,10 @@ class RecordingGenerator:
     def loaded(self) -> Any:
         return self.inner.loaded
 
+    @property
+    def active_streams(self) -> int:
+        return self.inner.active_streams
+
     async def astream(self, seed: Any = "", length: int = 400, **kwargs: Any):
         # a story (engine.Conversation) is recorded as its text too
         self.requests.append({"seed": getattr(seed, "text", seed), "story": seed, "length": length, **kwargs})

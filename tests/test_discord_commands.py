@@ -69,7 +69,7 @@ def test_best_sets_how_many_candidates_each_sentence_is_kept_from() -> None:
     ("--temp hot", "--temp needs a number"),
     ("--temp 5", "Temperature must be between 0 and 2"),
     ("--len 0", "Length must be between 1 and 1500"),
-    ("--best 17", "Best must be a whole number from 1 to 16"),
+    ("--best 65", "Best must be a whole number from 1 (plain sampling) to 64"),
     ("--best two", "--best needs a whole number"),
 ])
 def test_bad_options_are_answered_in_plain_words(options: str, answer: str) -> None:

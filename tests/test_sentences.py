@@ -10,14 +10,16 @@ import re
 import pytest
 
 from engine import Conversation, Generator
+from engine.bestof import DEFAULT_BEST_OF
 from engine.endings import longest
 from engine.modelfolder import LoadedModel
 from engine.sampling import Sampling
-from engine.sentences import SentenceEnding, repeated_share, score, word_pairs
+from engine.sentences import SentenceEnding, SentenceWriter, repeated_share, score, word_pairs
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 BEST_OF_3 = Sampling(best_of=3)
+BEST_OF_16 = Sampling(best_of=16)
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +58,43 @@ def test_best_of_k_streams_write_what_each_writes_alone_when_batched(request, pr
     async def main():
         return await asyncio.gather(*(read(i) for i in range(len(seeds))))
     assert asyncio.run(main()) == alone
+
+
+def test_the_default_k_is_16_and_writes_the_same_text_again_and_alone_or_batched(int8_gen: Generator):
+    """At K = 16 (the default) rounds end before their slowest candidates do; what ends a round is
+    decided from the round's own rows, so the text is the same again, and alone or beside others."""
+    assert DEFAULT_BEST_OF == 16
+    seeds = ["the queen said", "alice was beginning to get very tired", "“who are you?” said the caterpillar"]
+    alone = [int8_gen.generate(seed, 160, sampling=BEST_OF_16, rng_seed=i, exact=False) for i, seed in enumerate(seeds)]
+    assert int8_gen.generate(seeds[0], 160, sampling=BEST_OF_16, rng_seed=0, exact=False) == alone[0]
+    assert int8_gen.generate(seeds[0], 160, sampling=BEST_OF_16, rng_seed=7, exact=False) != alone[0]
+
+    async def read(i: int, sampling: Sampling, rng_seed: int) -> str:
+        return "".join([c async for c in int8_gen.astream(seeds[i % 3], 160, sampling=sampling, rng_seed=rng_seed,
+                                                           exact=False)])
+
+    async def main():  # beside two streams at K = 16 and one at K = 3 started together
+        return await asyncio.gather(*(read(i, BEST_OF_16, i) for i in range(3)), read(0, BEST_OF_3, 9))
+    assert asyncio.run(main())[:3] == alone
+
+
+def test_a_round_stops_waiting_for_beaten_candidates_and_never_keeps_one(int8_gen: Generator, monkeypatch):
+    """Once half the round has ended, candidates doing worse drop out: a round takes fewer
+    steps than its longest candidate would, and the sentence kept is always one that ended by itself."""
+    rounds: list[list] = []
+    keep = SentenceWriter._keep
+
+    def watch(writer: SentenceWriter, now) -> None:
+        rounds.append([c.ending for c in now.candidates])
+        keep(writer, now)
+    monkeypatch.setattr(SentenceWriter, "_keep", watch)  # looks at each round as it ends, changes nothing
+    int8_gen.generate("the queen said", 400, sampling=BEST_OF_16, rng_seed=3, exact=False)
+    dropped = [e for endings in rounds for e in endings if e.dropped]
+    assert rounds and dropped, "no candidate was ever beaten"
+    assert all(not e.complete for e in dropped)
+    for endings in rounds:
+        finished = [e for e in endings if not e.dropped]
+        assert len(finished) >= len(endings) // 2
 
 
 def test_a_story_goes_on_from_exactly_the_text_a_best_of_k_turn_showed(gen: Generator):
