@@ -119,7 +119,7 @@ def said_line(words: str, speaker: str) -> str:
         words = words[:-1] + ","
     elif not words.endswith(("?", "!", ",", "\u2014", "-")):
         words += ","
-    return f"\n\n{OPEN}{capitalized(words)}{CLOSE} said {speaker}."
+    return f"\n\n{OPEN}{words}{CLOSE} said {speaker}."
 
 
 def answer_opening(character: str) -> str:
@@ -129,7 +129,8 @@ def answer_opening(character: str) -> str:
 
 @dataclass(frozen=True)
 class Address:
-    """A dialogue turn as asked: the person's `words`, said as `speaker`, to `character`."""
+    """A dialogue turn as asked: the person's `words`, said as `speaker`, to `character` (no words:
+    the character goes on)."""
 
     words: str
     character: str
@@ -147,6 +148,10 @@ class Address:
         if _bare(character) == _bare(speaker):
             raise DialogueError(f"you speak as {speaker}; talk to somebody else")
         return cls(checked_words(words), character, speaker, sentences)
+
+    def going_on(self) -> Address:
+        """The same character speaking again, with no new words from the person (an empty line, /retry)."""
+        return Address("", self.character, self.speaker, self.sentences)
 
 
 class SpeechEnd:
@@ -190,26 +195,93 @@ class SpeechEnd:
         return "" if self.done else self._close(CLOSE, "stream")
 
 
+class TailEnd:
+    """What follows the engine's attribution in the book's way (`“...,” said the Hatter`): the model's
+    own words to the attribution's sentence end (`, in a low voice.`), where the answer ends unless an
+    opening quotation mark follows: then the speech goes on (`. “...”`) to its close (a SpeechEnd)."""
+
+    def __init__(self, sentences: int) -> None:
+        self.sentences, self.text, self.held, self.done = sentences, [], "", False
+        self.speech: SpeechEnd | None = None
+
+    def add(self, char: str) -> str:
+        if self.done:
+            return ""
+        if self.speech is not None:
+            piece = self.speech.add(char)
+            self.done = self.speech.done
+            return piece
+        ended = bool(self.text) and is_sentence_end(self.text, len(self.text))
+        if char == OPEN:
+            self.speech = SpeechEnd(self.sentences)
+            return self._show(self.held + char)
+        if char.isspace():
+            if "\n" in self.held and char == "\n":
+                return self._end(ended)
+            self.held += char
+            return ""
+        if ended and self.held or len(self.text) > 120:  # the attribution's sentence is over
+            return self._end(ended)
+        return self._show(self.held + char)
+
+    def _show(self, piece: str) -> str:
+        self.held = ""
+        self.text.extend(piece)
+        return piece
+
+    def _end(self, ended: bool) -> str:
+        self.done = True
+        return "" if ended else "."
+
+    def finish(self) -> str:
+        if self.done:
+            return ""
+        self.done = True
+        return self.speech.finish() if self.speech is not None else ("" if self.text and is_sentence_end(
+            self.text, len(self.text)) else ".")
+
+
 class Answer:
     """A dialogue turn, taken as it is read: iterating adds the person's line to `story`, streams the
     character's answer (the opening, the model's speech, the close) and adds it to `story` as shown,
     also when the reader stops early. `options` are Generator.stream's (sampling, best_of, rng_seed...);
     `end` says afterwards how the speech ended."""
 
-    def __init__(self, generator: Generator, story: Conversation, address: Address, **options: Any) -> None:
+    def __init__(self, generator: Generator, story: Conversation, address: Address, framing: str = "before",
+                 **options: Any) -> None:
         self.generator, self.story, self.address, self.options = generator, story, address, options
+        self.framing = framing  # "before": `The Hatter said, “...”`; "after": `“...,” said the Hatter.`
         self.end = SpeechEnd(address.sentences)
         self.text = ""  # the answer as shown, once read
 
     def __iter__(self) -> Iterator[str]:
-        story, address = self.story, self.address
-        story.add(said_line(address.words, address.speaker), PERSON)
-        opening = answer_opening(address.character)
+        story, address, after = self.story, self.address, self.framing == "after"
+        if address.words:
+            line = said_line(address.words, address.speaker)
+            story.add(line[:-1] + f" to {address.character}." if after else line, PERSON)
+        opening = f"\n\n{OPEN}" if after else answer_opening(address.character)
+        shown, turns = [opening], 1
         story.add(opening, MODEL)
-        shown, end = [opening], self.end
-        chars = self.generator.stream(story, MAX_ANSWER + 40, exact=True, **self.options)
         try:
             yield opening
+            yield from self._stream(self.end, shown)
+            if after:
+                attribution = f" said {address.character}"
+                shown.append(attribution)
+                yield attribution
+                story.add("".join(shown[1:]), MODEL)  # the speech and the attribution, for the model to read
+                turns += 1
+                yield from self._stream(TailEnd(max(1, address.sentences - self.end.ended)), shown)
+        finally:
+            for _ in range(turns):
+                story.undo()  # the pieces added for the model to read: the answer is one turn
+            self.text = "".join(shown)
+            story.add(self.text, MODEL)
+
+    def _stream(self, end: SpeechEnd | TailEnd, shown: list[str]) -> Iterator[str]:
+        """The model's characters after the story as it stands, through `end`, until it is done."""
+        chars = self.generator.stream(self.story, MAX_ANSWER + 40, exact=True, **self.options)
+        try:
             for chunk in chars:
                 piece = "".join(end.add(char) for char in chunk)
                 if piece:
@@ -218,12 +290,10 @@ class Answer:
                 if end.done:
                     return
             piece = end.finish()
-            shown.append(piece)
-            yield piece
+            if piece:
+                shown.append(piece)
+                yield piece
         finally:
             close = getattr(chars, "close", None)
             if close is not None:
                 close()
-            story.undo()  # the opening, added alone for the model to read: the answer is one turn
-            self.text = "".join(shown)
-            story.add(self.text, MODEL)

@@ -92,9 +92,9 @@ def test_bad_turns_are_one_line_each(words, character, speaker, message) -> None
 
 
 def test_the_persons_words_are_their_speakers_line() -> None:
-    assert said_line("who are you?", "Alice") == "\n\n“Who are you?” said Alice."
+    assert said_line("Who are you?", "Alice") == "\n\n“Who are you?” said Alice."
     assert said_line("I like tea.", "Alice") == "\n\n“I like tea,” said Alice."
-    assert said_line("hello there", "I") == "\n\n“Hello there,” said I."
+    assert said_line("hello there", "I") == "\n\n“hello there,” said I."  # as typed
 
 
 def test_speech_ends_where_it_closes_or_the_engine_closes_it() -> None:
@@ -110,10 +110,10 @@ def test_speech_ends_where_it_closes_or_the_engine_closes_it() -> None:
     assert run("never closed") == ("never closed”", "stream")
 
 
-def answers(gen, character: str, count: int, **options) -> tuple[Conversation, list[Answer]]:
+def answers(gen, character: str, count: int, framing: str = "before", **options) -> tuple[Conversation, list[Answer]]:
     story, done = Conversation.of("alice was beginning to get very tired of sitting by her sister"), []
     for i, question in enumerate(QUESTIONS[:count]):
-        answer = Answer(gen, story, Address.of(question, character, ALICE), rng_seed=i, **options)
+        answer = Answer(gen, story, Address.of(question, character, ALICE), framing, rng_seed=i, **options)
         assert "".join(answer) == answer.text
         done.append(answer)
     return story, done
@@ -132,6 +132,16 @@ def test_answers_are_the_characters_closed_quoted_speech(int8_gen, best_of) -> N
         assert sum(a.end.closed_by == "model" for a in done) >= 5  # the model closes most speech itself
 
 
+def test_the_books_framing_names_the_character_after_the_first_words(int8_gen) -> None:
+    for character in ("the Hatter", "the Dragon"):
+        story, done = answers(int8_gen, character, 8, "after", best_of=2)
+        shape = re.compile(rf"\n\n{OPEN}[^{OPEN}{CLOSE}\"]+[{CLOSE}\"] said {character}[^{OPEN}{CLOSE}]*"
+                           rf"(?:{OPEN}[^{OPEN}{CLOSE}]*[{CLOSE}\"])?")
+        for answer in done:
+            assert shape.fullmatch(answer.text), answer.text
+        assert f"said Alice to {character}." in story.text and story.text.endswith(done[-1].text)
+
+
 def test_the_same_seed_gives_the_same_answer_and_the_story_goes_on_from_it(int8_gen) -> None:
     first = answers(int8_gen, "the Queen", 3)[0]
     again = answers(int8_gen, "the Queen", 3)[0]
@@ -139,6 +149,14 @@ def test_the_same_seed_gives_the_same_answer_and_the_story_goes_on_from_it(int8_
     said = [t.text for t in first.turns]
     assert len(said) == 7 and said[5] == "\n\n“Where are you going,” said Alice."
     assert said[1] == "\n\n“Who are you?” said Alice." and said[2].startswith("\n\nThe Queen said, “")
+
+
+def test_the_character_goes_on_without_new_words(int8_gen) -> None:
+    story, done = answers(int8_gen, "the Hatter", 1)
+    before = story.text
+    again = Answer(int8_gen, story, done[0].address.going_on(), rng_seed=9)
+    text = "".join(again)
+    assert story.text == before + text and text.startswith("\n\nThe Hatter said, “") and "said Alice" not in text
 
 
 def test_a_reader_that_stops_early_leaves_what_was_shown_in_the_story(int8_gen) -> None:
