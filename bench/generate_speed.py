@@ -12,7 +12,8 @@ can gain over one here), its read of the longest seed, and `python -c "import to
 best-of-K's curve (bench/bestof_speed.py): final text per second at K = 1 ... 64, first-text delay,
 the int8 kernel's ceiling measured in the same run and the share reached, and four streams at once. Each
 figure is the best of a few interleaved rounds, so that a neighbour's burst of CPU use on a shared
-machine skews the ratios less.
+machine skews the ratios less. `--case both` measures every precision twice, side by side: streams
+shown in the book's case (engine/casing.py, the default) and as the model writes them (lowercase).
 """
 
 from __future__ import annotations
@@ -59,10 +60,10 @@ def long_seed(chars: int) -> str:
     return ("the queen said " * 150)[-chars:]
 
 
-def one_stream(gen: Generator, length: int) -> float:
+def one_stream(gen: Generator, length: int, case: str = "book") -> float:
     """Characters per second of one stream, read through the ordinary iterator."""
     start = time.perf_counter()
-    count = sum(len(chunk) for chunk in gen.stream(SEED, length, rng_seed=1))
+    count = sum(len(chunk) for chunk in gen.stream(SEED, length, rng_seed=1, case=case))
     return count / (time.perf_counter() - start)
 
 
@@ -79,26 +80,26 @@ def tutorial_refeed(gen: Generator, length: int) -> float:
     return length / (time.perf_counter() - start)
 
 
-async def _concurrent(gen: Generator, streams: int, length: int) -> float:
+async def _concurrent(gen: Generator, streams: int, length: int, case: str) -> float:
     async def read(i: int) -> int:
-        return sum([len(chunk) async for chunk in gen.astream(f"{SEED} {i}", length, rng_seed=i)])
+        return sum([len(chunk) async for chunk in gen.astream(f"{SEED} {i}", length, rng_seed=i, case=case)])
 
     start = time.perf_counter()
     counts = await asyncio.gather(*(read(i) for i in range(streams)))
     return sum(counts) / (time.perf_counter() - start)
 
 
-def concurrent(gen: Generator, streams: int, length: int) -> float:
+def concurrent(gen: Generator, streams: int, length: int, case: str = "book") -> float:
     """Total characters per second of `streams` async readers started together (as the Discord bot reads)."""
-    return asyncio.run(_concurrent(gen, streams, length))
+    return asyncio.run(_concurrent(gen, streams, length, case))
 
 
-def first_char_ms(gen: Generator, seed: str, rounds: int = 5) -> float:
+def first_char_ms(gen: Generator, seed: str, rounds: int = 5, case: str = "book") -> float:
     """Median delay from asking for a stream to holding its first character (the model already loaded)."""
     delays = []
     for i in range(rounds):
         start = time.perf_counter()
-        stream = gen.stream(seed, 10, rng_seed=i)
+        stream = gen.stream(seed, 10, rng_seed=i, case=case)
         next(stream)
         delays.append(time.perf_counter() - start)
         stream.close()
@@ -175,7 +176,10 @@ def main() -> None:
                         help="best-of curve at K = 1 and 16 only (default: 1, 2, 4, 8, 16, 32, 64)")
     parser.add_argument("--precision", action="append", choices=PRECISIONS,
                         help="measure only these precisions (repeatable; default: every one this machine runs)")
+    parser.add_argument("--case", choices=("book", "lower", "both"), default="book",
+                        help="streams shown in the book's case, lowercase, or both side by side (default: book)")
     args = parser.parse_args()
+    cases = ("book", "lower") if args.case == "both" else (args.case,)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.model:
@@ -195,16 +199,19 @@ def main() -> None:
     for p in PRECISIONS:
         if p not in wanted:
             print(f"{p}: not measured ({unavailable(p, torch.device('cpu')) or 'not asked for'})")
-    gens = {p: Generator(args.model, precision=p) for p in wanted}
+    by_precision = {p: Generator(args.model, precision=p) for p in wanted}
+    # a column per precision, and per case with --case both ("int8 lower": the streams' text as written)
+    gens = {p if len(cases) == 1 else f"{p} {c}": by_precision[p] for p in wanted for c in cases}
+    case_of = {column: cases[i % len(cases)] for i, column in enumerate(gens)}
 
     single = {p: [] for p in gens}
     many = {p: [] for p in gens}
     refeed = []
     for _ in range(args.rounds):  # every stream writes LENGTH characters, alone or among others
-        refeed.append(in_own_thread(tutorial_refeed, gens[wanted[0]], 150))
+        refeed.append(in_own_thread(tutorial_refeed, by_precision[wanted[0]], 150))
         for p, gen in gens.items():
-            single[p].append(one_stream(gen, LENGTH))
-            many[p].append(concurrent(gen, args.streams, LENGTH))
+            single[p].append(one_stream(gen, LENGTH, case_of[p]))
+            many[p].append(concurrent(gen, args.streams, LENGTH, case_of[p]))
     best = max
     print(f"tutorial {WINDOW}-char window re-feed (fp32): {best(refeed):.0f} chars/s   (rounds: {_list(refeed)})")
     seeds = (5, 200, 1000, 2000)
@@ -213,7 +220,7 @@ def main() -> None:
             (f"{args.streams} streams, chars/s", {p: f"{best(many[p]):.0f}" for p in gens}),
             ("  / one stream (target >= 12)", {p: f"{best(many[p]) / best(single[p]):.1f} x" for p in gens})]
     for n in seeds:
-        rows.append((f"first char, {n}-char seed, ms", {p: f"{first_char_ms(gen, long_seed(n)):.1f}"
+        rows.append((f"first char, {n}-char seed, ms", {p: f"{first_char_ms(gen, long_seed(n), case=case_of[p]):.1f}"
                                                           for p, gen in gens.items()}))
     turns = {p: next_turn_first_char_ms(gen) for p, gen in gens.items()}  # (ms, bytes per cached state)
     rows.append(("first char, next turn (cached), ms", {p: f"{ms:.1f}" for p, (ms, _) in turns.items()}))
@@ -224,18 +231,19 @@ def main() -> None:
              (f"  {args.streams} rows / 1 row (12x needs <= {args.streams / 12:.2f})",
               {p: f"{a[1] / a[0]:.2f}" for p, a in alone.items()}),
              ("model alone: seed read, ms", {p: f"{a[2] * 1e3:.1f}" for p, a in alone.items()})]
-    print(f"{'':34}" + "".join(f"{p:>10}" for p in gens))
+    width = max(10, *(len(p) + 2 for p in gens))
+    print(f"{'':34}" + "".join(f"{p:>{width}}" for p in gens))
     for label, values in rows:
-        print(f"{label:34}" + "".join(f"{values[p]:>10}" for p in gens))
+        print(f"{label:34}" + "".join(f"{values[p]:>{width}}" for p in gens))
     print("rounds, one stream: " + "; ".join(f"{p} {_list(single[p])}" for p in gens))
     print(f"rounds, {args.streams} streams: " + "; ".join(f"{p} {_list(many[p])}" for p in gens))
     print(f"seeds are read up to their last {limit} characters (ALICE_MAX_SEED_CHARS)")
     print("next turn (cached): a 2,000-character story with one turn written, then a 10-character line; "
           "the state cache keeps " + ", ".join(f"{p} {size:,.0f}" for p, (_, size) in turns.items())
           + " bytes per state (h and c: layers x hidden floats each, the logits: vocab floats), two per turn")
-    curve_gen = gens.get("int8") or next(iter(gens.values()))  # the best-of curve: bench/bestof_speed.py
+    curve_gen = by_precision.get("int8") or next(iter(by_precision.values()))  # bench/bestof_speed.py
     print_curve(curve_gen, KS if args.curve else (1, 16))
-    for gen in gens.values():
+    for gen in by_precision.values():
         gen.close()
 
     for name, command in [

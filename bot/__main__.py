@@ -23,6 +23,7 @@ SETTING_FLAGS = {  # setting -> its option and metavar; defaults and help come f
     "top_p": "--top-p P",
     "words": "--words MODE",
     "best_of": "--best-of K",
+    "case": "--case MODE",
     "max_seed_chars": "--max-seed-chars N",
     "exact": "--exact",  # --len N writes exactly N characters instead of ending at a sentence end near N
 }

@@ -28,7 +28,7 @@ from bot.settings import Settings
 from bot.teller import Teller
 from engine import Conversation, Generator
 from engine.bestof import BEST_OF_RULE, MAX_BEST_OF, best_of_allowed
-from engine.sampling import WORDS
+from engine.sampling import CASES, WORDS
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +37,14 @@ BUILTIN_COMMANDS = frozenset({MAIN_MODEL, "models", "sync", "help"})
 MAX_USER_TEMPERATURE = 2.0
 TYPING_EVERY = 8.0  # seconds; Discord shows "typing…" for about 10 s after each request
 # `--temp 0.5`, `--len=400`, `--words free`; phones often turn `--` into an em dash, so that counts too
-_OPTION = re.compile(r"(?:--|\u2014)(temp|temperature|len|length|words|best)(?:=|\s+)(\S+)(?:\s+|$)")
+_OPTION = re.compile(r"(?:--|\u2014)(temp|temperature|len|length|words|best|case)(?:=|\s+)(\S+)(?:\s+|$)")
 DESCRIBE = {
     "seed": "text to continue; empty = start a new paragraph",
     "temperature": f"0 = always the likeliest letter, up to {MAX_USER_TEMPERATURE:g} = wild",
     "length": "how many characters to write",
     "words": "lexicon = only words the book (and the library) use; free = any spelling",
     "best": f"write each sentence as the best of this many (1 = plain sampling, up to {MAX_BEST_OF})",
+    "case": "book = capitals where the book prints them; lower = all lowercase",
 }
 
 
@@ -60,6 +61,7 @@ class Asked:
     length: int | None = None
     words: str | None = None
     best: int | None = None
+    case: str | None = None
 
 
 def parse_options(text: str) -> Asked:
@@ -72,6 +74,11 @@ def parse_options(text: str) -> Asked:
             if value.lower() not in WORDS:
                 raise Refused(f"--words must be lexicon or free, not {echo(value)}.")
             asked.words = value.lower()
+            continue
+        if name == "case":
+            if value.lower() not in CASES:
+                raise Refused(f"--case must be book or lower, not {echo(value)}.")
+            asked.case = value.lower()
             continue
         try:
             if name.startswith("temp"):
@@ -125,9 +132,9 @@ class AliceCog(commands.Cog, name="Alice"):
     @app_commands.describe(**DESCRIBE)
     async def alice(self, ctx: commands.Context, *, seed: str = "", temperature: float | None = None,
                     length: int | None = None, words: Literal["lexicon", "free"] | None = None,
-                    best: int | None = None) -> None:
+                    best: int | None = None, case: Literal["book", "lower"] | None = None) -> None:
         """Continue your text in the book's voice: !alice --temp 0.5 --len 400 --words free --best 4 <seed>"""
-        await self.write(ctx, MAIN_MODEL, Asked(seed, temperature, length, words, best))
+        await self.write(ctx, MAIN_MODEL, Asked(seed, temperature, length, words, best, case))
 
     @commands.hybrid_command(name="models")
     async def models(self, ctx: commands.Context) -> None:
@@ -161,7 +168,7 @@ class AliceCog(commands.Cog, name="Alice"):
         length = self.settings.length if length is None else length
         default = self.teller.sampling_now(model)  # best-of K lowered under load, unless asked for
         sampling = replace(default, temperature=temperature, words=asked.words or default.words,
-                           best_of=asked.best or default.best_of)
+                           best_of=asked.best or default.best_of, case=asked.case or default.case)
         server = ctx.guild.id if ctx.guild else ctx.channel.id
         with self.teller.gate.slot(ctx.author.id, server):
             message = await ctx.reply(render(seed, "", False), view=writing_view(model), allowed_mentions=NO_MENTIONS,
@@ -237,8 +244,8 @@ def model_command(cog: AliceCog, name: str) -> commands.HybridCommand:
     @app_commands.describe(**DESCRIBE)
     async def write(ctx: commands.Context, *, seed: str = "", temperature: float | None = None,
                     length: int | None = None, words: Literal["lexicon", "free"] | None = None,
-                    best: int | None = None) -> None:
-        await cog.write(ctx, name, Asked(seed, temperature, length, words, best))
+                    best: int | None = None, case: Literal["book", "lower"] | None = None) -> None:
+        await cog.write(ctx, name, Asked(seed, temperature, length, words, best, case))
 
     book = corpus_name(cog.generators[name].loaded.config)
     prefix = cog.settings.command_prefix

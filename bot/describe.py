@@ -41,6 +41,7 @@ def describe_model(loaded: Any) -> str:
         ("fine-tuned from", engine.recorded_base(config) or "nothing (trained from scratch)"),
         ("vocabulary", f"{len(loaded.vocab)} characters"),
         ("lexicon", describe_lexicon(getattr(loaded, "lexicon", None), getattr(loaded, "lexicon_note", ""))),
+        ("casing", describe_casing(getattr(loaded, "casing", None), getattr(loaded, "casing_note", ""))),
         ("val bits/char", "not measured" if bpc is None else f"{bpc:.3f}"),
         ("parameters", f"{params:,}"),
         ("device", str(loaded.device)),
@@ -59,3 +60,10 @@ def describe_lexicon(lexicon: Any, note: str = "") -> str:
     if lexicon is None:
         return f"none ({note or 'lexicon.txt is missing: words are free'})"
     return f"{len(lexicon):,} words (/words lexicon keeps to them)"
+
+
+def describe_casing(casing: Any, note: str = "") -> str:
+    """/info's casing line: how the book's case is shown (casing.txt), or why only sentence starts and I are."""
+    if casing is None:
+        return note or "none: the model writes case itself"
+    return f"{len(casing.words):,} words, {len(casing.pairs):,} pairs as the book prints them (casing.txt)"

@@ -50,7 +50,7 @@ def run_pipe(settings: Settings, lines: Iterable[str], out: TextIO, rng_seed: in
 def _print_generation(generator: Any, settings: Settings, seed: str, out: TextIO, rng_seed: int | None) -> None:
     stream = generator.stream(seed, length=settings.length, temperature=settings.temperature,
                               top_k=settings.top_k, top_p=settings.top_p, words=settings.words,
-                              best_of=settings.best_of, rng_seed=rng_seed,
+                              best_of=settings.best_of, case=settings.case, rng_seed=rng_seed,
                               exact=settings.exact)
     try:
         for piece in stream:

@@ -36,6 +36,7 @@ COMMANDS = {  # name: (argument, what it does); /help prints this table
     "seed": ("N|off", "random seed: the same seed text then gives the same output; off = random"),
     "words": ("lexicon|free", "write only words of the model's lexicon (lexicon), or spell freely (free)"),
     "best": ("K", "write each sentence as the best of K the model scores (1 = plain sampling)"),
+    "case": ("book|lower", "show capitals where the book prints them (book), or all lowercase (lower)"),
     "model": ("PATH", "load another model folder"),
     "learn": ("FILE|gutenberg:N NAME", "teach it a book in the background (--minutes M, --replace; "
               "/learn stop cancels); /model NAME then talks to it"),
@@ -197,6 +198,17 @@ class Repl:
             return
         self.say(f"words = {self.settings.words}")
 
+    def _cmd_case(self, arg: str) -> None:
+        if not arg:
+            self.say(f"case is {self.settings.case}")
+            return
+        try:
+            self.settings = self.settings.with_overrides(case=arg.lower())
+        except SettingsError as exc:
+            self.say(f"/case {arg}: {exc.rule}")
+            return
+        self.say(f"case = {self.settings.case}")
+
     def _cmd_best(self, arg: str) -> None:
         if not arg:
             self.say(f"best of {self.settings.best_of}")
@@ -230,7 +242,8 @@ class Repl:
         generator = self._loaded()
         if generator is not None:
             self.say(describe_model(generator.loaded) + f"\n  {'words'.ljust(16)}{self.settings.words} (/words)"
-                     + f"\n  {'best of'.ljust(16)}{self.settings.best_of} (/best)" + describe_precision(generator))
+                     + f"\n  {'best of'.ljust(16)}{self.settings.best_of} (/best)"
+                     + f"\n  {'case'.ljust(16)}{self.settings.case} (/case)" + describe_precision(generator))
 
     # -- toolbar ----------------------------------------------------------------------------
 
@@ -245,6 +258,7 @@ class Repl:
             f"top-p {s.top_p:g}",
             f"words {s.words}",
             f"best of {s.best_of}",
+            f"case {s.case}",
             f"seed {self.rng_seed if self.rng_seed is not None else 'random'}",
             "/help",
         ]

@@ -52,6 +52,8 @@ class Settings:
                           "lexicon = write only words of the model's lexicon.txt; free = any spelling")
     best_of: int = _setting(DEFAULT_BEST_OF, "ALICE_BEST_OF", "write sentence by sentence, each the best of this many "
                             "candidates by the model's own score (1 = plain sampling; more = more sense, slower)")
+    case: str = _setting("book", "ALICE_CASE", "book = capitals where the book prints them (sentence starts, I, "
+                         "names); lower = all lowercase, as the model writes")
     max_seed_chars: int = _setting(400, "ALICE_MAX_SEED_CHARS", "longer seeds (and stories) are read from their "
                                    "last this many characters (the models remember less: bench/seed_horizon.py)")
     exact: bool = _setting(False, "ALICE_EXACT", "write exactly the length asked for; off = about that many, "
@@ -168,6 +170,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {  # setting: (test of a 
     "guild_concurrency": (lambda v: v > 0, "must be positive"),
     "device": (lambda v: v in ("auto", "cpu", "cuda") or v.startswith("cuda:"), "must be auto, cpu or cuda"),
     "words": (lambda v: v in ("lexicon", "free"), "must be lexicon or free"),
+    "case": (lambda v: v in ("book", "lower"), "must be book or lower"),
     "best_of": (best_of_allowed, BEST_OF_RULE),
     "precision": (lambda v: v in PRECISIONS, f"must be {', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}"),
     "learn_minutes": (lambda v: v >= 0, "must not be negative"),

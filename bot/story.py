@@ -92,7 +92,7 @@ class Story:
         keeps what was written."""
         s = settings
         stream = generator.stream(self.conversation, length=s.length, temperature=s.temperature, top_k=s.top_k,
-                                  top_p=s.top_p, words=s.words, best_of=s.best_of, rng_seed=rng_seed,
+                                  top_p=s.top_p, words=s.words, best_of=s.best_of, case=s.case, rng_seed=rng_seed,
                                   exact=s.exact)
         written: list[str] = []
         try:

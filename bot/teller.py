@@ -47,7 +47,7 @@ class Teller:
     def __init__(self, generators: dict[str, Generator], gate: Gate, settings: Settings, chains: Chains) -> None:
         self.generators, self.gate, self.settings, self.chains = generators, gate, settings, chains
         self.sampling = Sampling(settings.temperature, settings.top_k, settings.top_p, settings.words,
-                                 settings.best_of)  # the defaults
+                                 settings.best_of, settings.case)  # the defaults
         self.writing: dict[int, Writing] = {}  # message id -> the reply being written into it
 
     def sampling_now(self, model: str) -> Sampling:

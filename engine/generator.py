@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from engine.batch import Batch, Request, RowEnd
+from engine.casing import Recaser
 from engine.conversation import Conversation, Snapshot, StateCache, plan, state_key
 from engine.lexicon import SEED_WINDOW
 from engine.model import flush_denormals
@@ -83,13 +84,13 @@ class Generator:
         chunk is what was ready when asked for. Stop early with `.close()` (or `break`). Options:
         `sampling` and any of its fields (temperature, top_k, top_p, words: "lexicon" keeps every
         word to the model's lexicon, "free" lets it spell anything), `rng_seed`, `exact`."""
-        return SyncStream(self._request(seed, StreamOptions.of(length, **options)), self._worker.leave)
+        return SyncStream(*self._request(seed, StreamOptions.of(length, **options)))
 
     def astream(self, seed: str | Conversation = "", length: int = DEFAULT_LENGTH,
                 **options: Unpack[Options]) -> AsyncIterator[str]:
         """`stream` for `async for`; never blocks the event loop. Cancelling the reading task, or
         dropping the iterator, frees the stream's slot at once."""
-        return AsyncStream(self._request(seed, StreamOptions.of(length, **options)), self._worker.leave)
+        return AsyncStream(*self._request(seed, StreamOptions.of(length, **options)))
 
     def generate(self, seed: str | Conversation = "", length: int = DEFAULT_LENGTH,
                  **options: Unpack[Options]) -> str:
@@ -124,10 +125,14 @@ class Generator:
 
     # ----- readers' side -----------------------------------------------------------------------
 
-    def _request(self, seed: str | Conversation, options: StreamOptions) -> Callable[[Callable[[], None]], Request]:
+    def _request(self, seed: str | Conversation, options: StreamOptions) -> tuple[
+            Callable[[Callable[[], None]], Request], Callable[[Request], None], Recaser | None]:
         """Read the seed now (errors belong to the caller); the slot is taken on first read, by the
         returned `start` (given the reader's wake-up). It closes over this Generator, so a stream
-        keeps its Generator going."""
+        keeps its Generator going. With it: how a reader leaves, and the re-caser that shows the text
+        in the book's case (None for `case="lower"`, and for a model that writes case itself)."""
+        recaser = Recaser(self.loaded.casing) if options.sampling.case == "book" and self.loaded.vocab.lowercase \
+            else None
         if isinstance(seed, Conversation):
             conversation = Conversation(list(seed.turns))  # as it is now: the caller may go on adding turns
         else:
@@ -141,6 +146,8 @@ class Generator:
                 text = self._continue(conversation, request)
             else:
                 request.ids, text = ids, seed_text
+            if recaser is not None:
+                recaser.prime(text)  # what the stream goes on from sets its first words' context
             best_of = 1 if options.sampling.greedy else options.sampling.best_of  # greedy candidates are alike
             if best_of == 1:
                 self._worker.join(request, [request])
@@ -149,7 +156,7 @@ class Generator:
                                         self._worker.finished)
                 self._worker.join(request, writer.first_round())
             return request
-        return start
+        return start, self._worker.leave, recaser
 
     def _continue(self, conversation: Conversation, request: Request) -> str:
         """Set `request` to continue `conversation` from its cached state (if any), and to cache the

@@ -17,6 +17,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from engine.casing import CASING, Casing, read_casing
 from engine.lexicon import GUIDE_MAX_BYTES, LEXICON, Lexicon, LexiconError, WordGuide
 from engine.model import CharLSTM, ModelConfig, flush_denormals
 from engine.vocab import Vocab, VocabError
@@ -45,6 +46,8 @@ class LoadedModel:
     device: torch.device
     lexicon: Lexicon | None = None
     lexicon_note: str = ""  # why there is no lexicon to keep to, when there is a lexicon.txt
+    casing: Casing | None = None  # how the book prints its words (casing.txt; engine/casing.py)
+    casing_note: str = ""  # why there is none: streams then case sentence starts and "I" only
 
     @property
     def name(self) -> str:
@@ -135,9 +138,9 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def save_model_folder(directory: Path, model: CharLSTM, vocab: Vocab, config: dict,
-                      lexicon: Lexicon | None = None) -> Path:
+                      lexicon: Lexicon | None = None, casing: Casing | None = None) -> Path:
     """Write the files of a model folder (each atomically). `config` holds everything beyond the
-    architecture: training, corpus, metrics; `lexicon`, when given, becomes lexicon.txt."""
+    architecture: training, corpus, metrics; `lexicon`, when given, becomes lexicon.txt, `casing` casing.txt."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     if len(vocab) != model.config.vocab_size:
@@ -152,6 +155,8 @@ def save_model_folder(directory: Path, model: CharLSTM, vocab: Vocab, config: di
     write_atomic(directory / CONFIG, json.dumps(full, ensure_ascii=False, indent=2).encode())
     if lexicon is not None:
         write_atomic(directory / LEXICON, lexicon.to_text().encode())
+    if casing is not None:
+        write_atomic(directory / CASING, casing.to_text().encode())
     return directory
 
 
@@ -223,8 +228,12 @@ def load_model_folder(directory: Path | None = None, device: str | torch.device 
     note = lexicon_too_big(directory)
     if note:
         log.warning(note)
+    casing, casing_note = read_casing(directory, vocab.chars) if vocab.lowercase else (None, "")
+    if casing is None and (directory / CASING).exists():
+        log.warning(casing_note)  # damaged, too big, another model's: one line, and generation goes on
     return LoadedModel(model=model, vocab=vocab, config=config, path=directory, device=device,
-                       lexicon=None if note else read_lexicon(directory), lexicon_note=note)
+                       lexicon=None if note else read_lexicon(directory), lexicon_note=note,
+                       casing=casing, casing_note=casing_note)
 
 
 def lexicon_too_big(directory: Path) -> str:

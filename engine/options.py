@@ -25,6 +25,7 @@ class SamplingOverrides(TypedDict, total=False):
     top_p: float | None
     words: str | None
     best_of: int | None
+    case: str | None
 
 
 class Options(SamplingOverrides, total=False):

@@ -25,6 +25,7 @@ class Sampling:
     top_p: float = 0.95  # keep the smallest set whose probability reaches p (1 = all)
     words: str = "lexicon"  # "lexicon" = only words of the model's lexicon.txt (if it has one); "free" = any
     best_of: int = 1  # write sentence by sentence, each the best of this many candidates (engine/sentences.py)
+    case: str = "book"  # how the text is shown: "book" = as the book prints it (engine/casing.py), "lower" = as written
 
     def __post_init__(self) -> None:
         if not 0 <= self.temperature <= 10:
@@ -37,6 +38,8 @@ class Sampling:
             raise ValueError(f"best_of {BEST_OF_RULE}, not {self.best_of}")
         if self.words not in WORDS:
             raise ValueError(f"words must be {' or '.join(WORDS)}, not {self.words!r}")
+        if self.case not in CASES:
+            raise ValueError(f"case must be {' or '.join(CASES)}, not {self.case!r}")
 
     @property
     def greedy(self) -> bool:
@@ -44,6 +47,7 @@ class Sampling:
 
 
 WORDS = ("lexicon", "free")
+CASES = ("book", "lower")  # the model only ever reads and writes lowercase: case is how a reader shows it
 
 
 class RowSettings:

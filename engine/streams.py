@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from engine.batch import Request  # the slot a reader holds: data, no calls back up
+    from engine.casing import Recaser
 
 
 class _Reader:
@@ -24,8 +25,10 @@ class _Reader:
 
     _event: threading.Event | asyncio.Event  # set by the worker's wake-up
 
-    def __init__(self, start: Callable[[Callable[[], None]], Request], leave: Callable[[Request], None]) -> None:
+    def __init__(self, start: Callable[[Callable[[], None]], Request], leave: Callable[[Request], None],
+                 recaser: Recaser | None = None) -> None:
         self._start, self._leave = start, leave
+        self._recaser = recaser  # shows the text in the book's case (None: as written)
         self._request: Request | None = None
         self._closed = False
 
@@ -33,6 +36,8 @@ class _Reader:
         """Take what is ready: text, "" (nothing yet: wait for the wake-up), or None (the end)."""
         self._event.clear()  # first: a wake-up for text put after the take below is kept
         text, done = self._request.outbox.take()
+        if self._recaser is not None:  # holds back the word being written until it ends
+            text = self._recaser.feed(text) + (self._recaser.finish() if done else "")
         return None if done and not text else text
 
     def close(self) -> None:
@@ -47,8 +52,9 @@ class _Reader:
 class SyncStream(_Reader, Iterator[str]):
     """A blocking reader of one stream."""
 
-    def __init__(self, start: Callable[[Callable[[], None]], Request], leave: Callable[[Request], None]) -> None:
-        super().__init__(start, leave)
+    def __init__(self, start: Callable[[Callable[[], None]], Request], leave: Callable[[Request], None],
+                 recaser: Recaser | None = None) -> None:
+        super().__init__(start, leave, recaser)
         self._event = threading.Event()
 
     def __next__(self) -> str:

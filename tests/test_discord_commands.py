@@ -65,7 +65,21 @@ def test_best_sets_how_many_candidates_each_sentence_is_kept_from() -> None:
     run_with_bot(scenario)
 
 
+def test_case_sets_how_the_reply_is_shown() -> None:
+    async def scenario(fake: FakeDiscord, bot) -> None:
+        await fake.say("!alice --case lower --len 60 The Queen")
+        await finished_reply(fake)
+        request = bot.generators["alice"].requests[0]
+        assert request["seed"] == "The Queen" and request["sampling"].case == "lower"
+        await fake.say("!alice --len 60 The King", author_id=OTHER_USER_ID)
+        await finished_reply(fake, 1)
+        assert bot.generators["alice"].requests[1]["sampling"].case == Settings().case == "book"  # ALICE_CASE
+
+    run_with_bot(scenario)
+
+
 @pytest.mark.parametrize("options, answer", [
+    ("--case upper", "--case must be book or lower"),
     ("--temp hot", "--temp needs a number"),
     ("--temp 5", "Temperature must be between 0 and 2"),
     ("--len 0", "Length must be between 1 and 1500"),
@@ -193,7 +207,7 @@ def test_sync_is_explicit_and_owner_only(models_dir: Path) -> None:
         put = (await fake.wait_until(lambda: fake.requests("PUT", sync_route)))[0]
         assert {command["name"] for command in put.body} == {"alice", "holmes", "models"}
         options = {o["name"] for c in put.body if c["name"] == "alice" for o in c["options"]}
-        assert options == {"seed", "temperature", "length", "words", "best"}
+        assert options == {"seed", "temperature", "length", "words", "best", "case"}
         words = next(o for c in put.body if c["name"] == "alice" for o in c["options"] if o["name"] == "words")
         assert [choice["value"] for choice in words["choices"]] == ["lexicon", "free"]
         answer = (await fake.wait_until(lambda: fake.posts()[1:]))[0].body["content"]

@@ -89,6 +89,10 @@ def test_fine_tuning_keeps_the_base_and_adds_the_new_books_characters(base, fren
         expected = (len(tuned.vocab), *tensor.shape[1:]) if name in ("embed.weight", "head.weight", "head.bias") \
             else tuple(tensor.shape)
         assert shape == expected, name
+    assert original.casing.words["gryphon"][0] == "Gryphon"  # training records how the book prints its words...
+    assert tuned.casing.words["gryphon"][0] == "Gryphon"  # ...over the base's
+    assert tuned.casing.words["kitty"][0] == "Kitty"
+    assert tuned.casing_note == ""  # made for the tuned vocabulary, not the base's
     recorded = tuned.config["base"]
     assert recorded["name"] == "base" and recorded["path"] == str(base)
     assert recorded["weights_sha256"] == hashlib.sha256((base / "model.safetensors").read_bytes()).hexdigest()

@@ -269,3 +269,33 @@ def test_real_terminal_takes_bytes_that_are_not_utf8(tmp_path: Path):
         child.close(force=True)
     assert child.exitstatus == 0
     assert (tmp_path / "story.txt").read_text(encoding="utf-8").startswith("alice \ufffd\ufffd was")
+
+
+def test_real_terminal_shows_the_books_case_and_lowercase_on_request(tmp_path: Path):
+    """/case lower shows the text as the model writes it, /case book as the book prints it: the same
+    text from the same seed, and the typed line as typed either way; /info says where the case comes from."""
+    pexpect = pytest.importorskip("pexpect")
+    child = spawn_terminal(pexpect, tmp_path, 120)
+    seed = "The Queen said"
+
+    def story(case: str) -> str:
+        answered(child, f"/case {case}\r", f"case = {case}")
+        child.send(seed + "\r")
+        child.expect_exact("\r\n\r\n")
+        child.expect_exact(PROMPT.strip())
+        answered(child, f"/save {case}.txt\r", "saved the story")
+        answered(child, "/new\r", "a new story")
+        return (tmp_path / f"{case}.txt").read_text()
+
+    try:
+        child.expect_exact(PROMPT.strip())
+        answered(child, "/seed 5\r", "random seed = 5")
+        lower, book = story("lower"), story("book")
+        answered(child, "/info\r", "(casing.txt)")
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert lower.startswith(seed) and book.startswith(seed)
+    assert lower[len(seed):] == lower[len(seed):].lower() != book[len(seed):]
+    assert book.lower() == lower.lower()

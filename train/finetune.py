@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from engine.casing import Casing
 from engine.lexicon import Lexicon
 from engine.modelfolder import WEIGHTS, load_model_folder, read_lexicon
 from engine.vocab import UNKNOWN_CHAR, Vocab
@@ -31,6 +32,7 @@ class Base:
     weights: dict[str, torch.Tensor]
     weights_sha256: str
     lexicon: Lexicon | None = None  # the base's words: the fine-tuned model's lexicon adds the new books' to them
+    casing: Casing | None = None  # the base's casing record: the fine-tuned model's is the new books' over it
 
     @property
     def architecture(self) -> dict:
@@ -55,7 +57,7 @@ def load_base(name: str) -> Base | None:
     weights = {k: v.detach().clone() for k, v in loaded.model.state_dict().items()}
     digest = hashlib.sha256((loaded.path / WEIGHTS).read_bytes()).hexdigest()
     lexicon = loaded.lexicon if not loaded.lexicon_note else read_lexicon(loaded.path)  # too big to guide: kept
-    return Base(loaded.path, loaded.vocab, loaded.config, weights, digest, lexicon)
+    return Base(loaded.path, loaded.vocab, loaded.config, weights, digest, lexicon, loaded.casing)
 
 
 def extend_vocab(base: Vocab, counts: Mapping[str, int], min_count: int) -> tuple[Vocab, list[str]]:

@@ -10,14 +10,17 @@ import sys
 import threading
 import time
 from dataclasses import asdict
+from functools import cached_property
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from engine.casing import Casing
 from engine.model import CharLSTM, ModelConfig, flush_denormals
 from engine.modelfolder import pick_device, save_model_folder
+from train.casing import books_casing
 from train.checkpoint import CHECKPOINT, CheckpointError, TrainState, load_checkpoint, save_checkpoint
 from train.data import StreamBatcher
 from train.distributed import Distributed, any_rank
@@ -168,7 +171,15 @@ class Trainer:
             "parameters": self.model.num_parameters(),
             "base": self.base.describe() if self.base is not None else None,
         }
-        save_model_folder(self.out, self.model, self.corpus.vocab, config, self.lexicon)
+        save_model_folder(self.out, self.model, self.corpus.vocab, config, self.lexicon, self.casing)
+
+    @cached_property
+    def casing(self) -> Casing | None:
+        """How the books print their words (read again, not lowercased), over the base's record; None for
+        a model that keeps case (it writes the capitals itself)."""
+        if not self.corpus.vocab.lowercase:
+            return None
+        return books_casing(self.settings.books, self.corpus.vocab, self.base.casing if self.base else None)
 
     def write_history(self) -> None:
         write_history(self.state.history, self.out / HISTORY, self.out / "loss.png")
