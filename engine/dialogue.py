@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,6 +125,12 @@ def said_line(words: str, speaker: str) -> str:
 def answer_opening(character: str) -> str:
     """The engine's start of the character's paragraph: `The Hatter said, “`."""
     return f"\n\n{capitalized(character)} said, {OPEN}"
+
+
+def answering(text: str) -> str | None:
+    """Who speaks in an answer the engine opened (`The Hatter said, “...` -> `The Hatter`); None for other text."""
+    found = re.match(rf"\s*([^\n{OPEN}]{{1,{MAX_NAME}}}?) said, {OPEN}", text)
+    return found[1] if found else None
 
 
 @dataclass(frozen=True)
@@ -253,30 +259,45 @@ class Answer:
         self.framing = framing  # "before": `The Hatter said, “...”`; "after": `“...,” said the Hatter.`
         self.end = SpeechEnd(address.sentences)
         self.text = ""  # the answer as shown, once read
+        self.turns = 1  # story turns the answer stands in while it is written
 
     def __iter__(self) -> Iterator[str]:
+        shown = self._begin()
+        try:
+            yield shown[0]
+            yield from self._stream(self.end, shown)
+            if self.framing == "after":
+                yield self._attribute(shown)
+                yield from self._stream(self._tail(), shown)
+        finally:
+            self._finish(shown)
+
+    def _begin(self) -> list[str]:
+        """The person's line and the opening added to the story; the pieces shown so far."""
         story, address, after = self.story, self.address, self.framing == "after"
         if address.words:
             line = said_line(address.words, address.speaker)
             story.add(line[:-1] + f" to {address.character}." if after else line, PERSON)
         opening = f"\n\n{OPEN}" if after else answer_opening(address.character)
-        shown, turns = [opening], 1
+        self.turns = 1
         story.add(opening, MODEL)
-        try:
-            yield opening
-            yield from self._stream(self.end, shown)
-            if after:
-                attribution = f" said {address.character}"
-                shown.append(attribution)
-                yield attribution
-                story.add("".join(shown[1:]), MODEL)  # the speech and the attribution, for the model to read
-                turns += 1
-                yield from self._stream(TailEnd(max(1, address.sentences - self.end.ended)), shown)
-        finally:
-            for _ in range(turns):
-                story.undo()  # the pieces added for the model to read: the answer is one turn
-            self.text = "".join(shown)
-            story.add(self.text, MODEL)
+        return [opening]
+
+    def _attribute(self, shown: list[str]) -> str:
+        attribution = f" said {self.address.character}"
+        shown.append(attribution)
+        self.story.add("".join(shown[1:]), MODEL)  # the speech and the attribution, for the model to read
+        self.turns += 1
+        return attribution
+
+    def _tail(self) -> TailEnd:
+        return TailEnd(max(1, self.address.sentences - self.end.ended))
+
+    def _finish(self, shown: list[str]) -> None:
+        for _ in range(self.turns):
+            self.story.undo()  # the pieces added for the model to read: the answer is one turn
+        self.text = "".join(shown)
+        self.story.add(self.text, MODEL)
 
     def _stream(self, end: SpeechEnd | TailEnd, shown: list[str]) -> Iterator[str]:
         """The model's characters after the story as it stands, through `end`, until it is done."""
@@ -297,3 +318,39 @@ class Answer:
             close = getattr(chars, "close", None)
             if close is not None:
                 close()
+
+
+class AsyncAnswer(Answer):
+    """`Answer` for `async for` (Discord's event loop), over `generator.astream`: the same turn, the
+    same ends, the same story afterwards."""
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        shown = self._begin()
+        try:
+            yield shown[0]
+            async for piece in self._astream(self.end, shown):
+                yield piece
+            if self.framing == "after":
+                yield self._attribute(shown)
+                async for piece in self._astream(self._tail(), shown):
+                    yield piece
+        finally:
+            self._finish(shown)
+
+    async def _astream(self, end: SpeechEnd | TailEnd, shown: list[str]) -> AsyncIterator[str]:
+        chars = self.generator.astream(self.story, MAX_ANSWER + 40, exact=True, **self.options)
+        try:
+            async for chunk in chars:
+                piece = "".join(end.add(char) for char in chunk)
+                if piece:
+                    shown.append(piece)
+                    yield piece
+                if end.done:
+                    return
+            if piece := end.finish():
+                shown.append(piece)
+                yield piece
+        finally:
+            aclose = getattr(chars, "aclose", None)
+            if aclose is not None:
+                await aclose()
