@@ -211,7 +211,7 @@ def test_sync_is_explicit_and_owner_only(models_dir: Path) -> None:
         words = next(o for c in put.body if c["name"] == "alice" for o in c["options"] if o["name"] == "words")
         assert [choice["value"] for choice in words["choices"]] == ["lexicon", "free"]
         answer = (await fake.wait_until(lambda: fake.posts()[1:]))[0].body["content"]
-        assert answer.startswith("Synced 3 slash commands")
+        assert answer.startswith("Synced 4 slash commands")
 
     run_with_bot(scenario, models_dir=str(models_dir))
 
