@@ -34,6 +34,7 @@ A character-level LSTM that learns a book and talks back in its voice.
   alice                      interactive: type a seed, the book continues it (/help inside)
   alice --seed TEXT          print one continuation of TEXT and exit
   ... | alice                every input line is a seed; one continuation per line
+  alice --talk NAME --seed T say T to a character of the book (the Hatter); print their answer
   alice discord [...]        run the Discord bot (same as alice-discord)
 
 Printed text is the continuation only, followed by a newline; --echo puts the seed first.
@@ -49,6 +50,9 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="alice", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", metavar="TEXT", help="generate one continuation of TEXT, print it and exit")
+    parser.add_argument("--talk", metavar="NAME",
+                        help="say the seed (or each piped line) to NAME, a character of the book, and print "
+                        "their answer (e.g. --talk hatter --seed 'Who are you?')")
     parser.add_argument("--echo", action="store_true",
                         help="print the seed before its continuation (with --seed or a pipe); default: off")
     parser.add_argument("--rng-seed", type=int, metavar="S",
@@ -92,11 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.seed is not None:
             from bot.terminal.oneshot import run_once
 
-            return run_once(settings, readable(args.seed), sys.stdout, rng_seed=args.rng_seed, echo=args.echo)
+            return run_once(settings, readable(args.seed), sys.stdout, rng_seed=args.rng_seed, echo=args.echo,
+                            talk=args.talk)
         if not sys.stdin.isatty():
             from bot.terminal.oneshot import run_pipe
 
-            return run_pipe(settings, forgiving(sys.stdin), sys.stdout, rng_seed=args.rng_seed, echo=args.echo)
+            return run_pipe(settings, forgiving(sys.stdin), sys.stdout, rng_seed=args.rng_seed, echo=args.echo,
+                            talk=args.talk)
         from bot.terminal.session import run_terminal
 
         return run_terminal(settings)

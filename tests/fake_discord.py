@@ -245,6 +245,13 @@ class FakeDiscord:
             "id": str(next(self._ids)), "name": name, "type": 1,
             "options": [{"name": k, "type": kinds[type(v)], "value": v} for k, v in options.items()]})
 
+    async def autocomplete(self, name: str, options: dict[str, Any], focused: str, author_id: int = USER_ID) -> str:
+        """Someone types option `focused` of /name (the others as given): an autocomplete interaction (type 4)."""
+        token = f"itoken-{next(self._ids)}"
+        return await self._interact(4, token, author_id, data={
+            "id": str(next(self._ids)), "name": name, "type": 1,
+            "options": [{"name": k, "type": 3, "value": v, "focused": k == focused} for k, v in options.items()]})
+
     async def _interact(self, kind: int, token: str, author_id: int, **fields: Any) -> str:
         """Send an INTERACTION_CREATE of `kind` (2 a slash command, 3 a button) from the channel; returns `token`."""
         data = {"id": str(next(self._ids)), "application_id": str(APP_ID), "type": kind, "token": token,

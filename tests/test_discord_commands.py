@@ -205,13 +205,13 @@ def test_sync_is_explicit_and_owner_only(models_dir: Path) -> None:
         assert refusal == "Only the bot's owner can use !sync." and not fake.requests("PUT", sync_route)
         await fake.say("!sync", author_id=OWNER_ID)
         put = (await fake.wait_until(lambda: fake.requests("PUT", sync_route)))[0]
-        assert {command["name"] for command in put.body} == {"alice", "holmes", "models"}
+        assert {command["name"] for command in put.body} == {"alice", "ask", "holmes", "models"}
         options = {o["name"] for c in put.body if c["name"] == "alice" for o in c["options"]}
         assert options == {"seed", "temperature", "length", "words", "best", "case"}
         words = next(o for c in put.body if c["name"] == "alice" for o in c["options"] if o["name"] == "words")
         assert [choice["value"] for choice in words["choices"]] == ["lexicon", "free"]
         answer = (await fake.wait_until(lambda: fake.posts()[1:]))[0].body["content"]
-        assert answer.startswith("Synced 3 slash commands")
+        assert answer.startswith("Synced 4 slash commands")
 
     run_with_bot(scenario, models_dir=str(models_dir))
 

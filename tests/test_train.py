@@ -66,6 +66,8 @@ def test_tiny_model_beats_unigram_entropy_within_seconds(tmp_path):
     assert elapsed < 60
     assert loaded.config["corpus"]["name"] == "alice29.txt"
     assert loaded.config["corpus"]["chars"] == 143_664  # after the layout is cleaned out (train/layout.py)
+    speakers = json.loads((out / "speakers.json").read_text())["speakers"]  # who speaks, read from the printed text
+    assert [name for name, _ in speakers[:3]] == ["Alice", "the King", "the Hatter"]
     history = (out / "history.csv").read_text().splitlines()
     assert history[0].startswith("step,epoch,seconds,lr,train_loss,val_loss,val_bpc")
     assert len(history) >= 3

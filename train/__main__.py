@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         for note in corpus.notes:
             say(f"corpus: {note}")
         trainer = Trainer(settings, corpus, dist, base=base)
+        if dist.is_main:
+            record_speakers(settings, say)
         if settings.resume:
             trainer.resume()
         start = f"fine-tuning {base.path.name} ({base.path})" if base is not None else "training"
@@ -146,6 +148,14 @@ def check_books(settings: TrainSettings) -> int:
     for book in books:
         print(f"ok: {book.name}: {len(book.text):,} characters to learn from", file=sys.stderr)
     return 0
+
+
+def record_speakers(settings: TrainSettings, say) -> None:
+    """speakers.json in the model folder: who speaks in the books, read from their printed text."""
+    from train.speakers import books_speakers, write_cast
+
+    record = write_cast(Path(settings.out), books_speakers(settings.books), list(settings.books))
+    say(f"speakers: {len(record['speakers'])} ({', '.join(name for name, _ in record['speakers'][:5]) or 'none'})")
 
 
 def stopped_message(trainer: Trainer) -> str:

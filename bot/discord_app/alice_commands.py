@@ -19,14 +19,16 @@ from discord.ext import commands
 from bot.command_names import MAIN_MODEL
 from bot.discord_app.buttons import model_of
 from bot.discord_app.channel_output import NO_MENTIONS, echo, send
-from bot.discord_app.command_options import DESCRIBE, CommandOptions, Refused, parse_options
+from bot.discord_app.command_options import DESCRIBE, CommandOptions, Refused, parse_options, said_to
 from bot.discord_app.rate_limits import REFUSALS, Gate
 from bot.discord_app.reply_chain import Chains, without_mentions
 from bot.discord_app.story_teller import Teller
-from bot.discord_app.streaming_reply import MESSAGE_LIMIT, REQUEST_ERRORS, describe, render
+from bot.discord_app.streaming_reply import MESSAGE_LIMIT, REQUEST_ERRORS, describe, parse_reply, render
 from bot.model_info import corpus_name, model_line
 from bot.settings import Settings
+from bot.write_request import WriteRequest, cast_of
 from engine import Conversation, Generator
+from engine.dialogue import DialogueError, answering, said_line
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,22 @@ class AliceCog(commands.Cog, name="Alice"):
         """Continue your text in the book's voice: !alice --temp 0.5 --len 400 --words free --best 4 <seed>"""
         await self.write(ctx, MAIN_MODEL, CommandOptions(seed, temperature, length, words, best, case))
 
+    async def characters(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        """/ask's `character` choices: the book's characters whose names hold what was typed so far."""
+        names = cast_of(self.generators[MAIN_MODEL]).names
+        return [app_commands.Choice(name=name, value=name) for name in names if current.lower() in name.lower()][:25]
+
+    @commands.hybrid_command(name="ask", description="Say something to a character of the book, who answers")
+    @app_commands.describe(character="whom you talk to: one of the book's characters (or anyone)",
+                           words="what you say to them")
+    @app_commands.autocomplete(character=characters)
+    async def ask(self, ctx: commands.Context, character: str = "", *, words: str = "") -> None:
+        """Say something to a character of the book, who answers: !ask hatter: Who are you?"""
+        if ctx.interaction is None:  # the text form is `NAME: WORDS`, options first: read as one text
+            await self.write(ctx, MAIN_MODEL, CommandOptions(f"{character} {words}", talk=""))
+        else:
+            await self.write(ctx, MAIN_MODEL, CommandOptions(words, talk=character))
+
     @commands.hybrid_command(name="models")
     async def models(self, ctx: commands.Context) -> None:
         """List the books I can write like, with how well each was learnt (bits/char: lower is better)."""
@@ -94,16 +112,41 @@ class AliceCog(commands.Cog, name="Alice"):
     async def write(self, ctx: commands.Context, model: str, options: CommandOptions) -> None:
         """Reply at once, then stream the model's continuation of the seed into the reply."""
         if ctx.interaction is None:  # text command: options are written inside the message
+            asking = options.talk == ""  # !ask: `NAME: WORDS` after the options
             options = parse_options(options.seed)
+            if asking and options.talk is None:
+                options = said_to(options, await self.answered(ctx), ctx.clean_prefix)
         # the defaults of a reply starting now (best-of K lowered under load, unless asked for)
         request = options.request(self.teller.asked_now(model, ctx.author.id), self.settings.max_length)
+        shown = self.said(request)
         server = ctx.guild.id if ctx.guild else ctx.channel.id
         with self.teller.gate.slot(ctx.author.id, server):
-            message = await ctx.reply(render(request.seed, "", False), view=self.teller.buttons.writing(model),
+            message = await ctx.reply(render(shown, "", False), view=self.teller.buttons.writing(model),
                                       allowed_mentions=NO_MENTIONS, mention_author=False)
             async with typing_while(ctx):
-                await self.teller.tell(message, request, self.story_for(ctx, request.seed),
-                                       resend=partial(ctx.send, allowed_mentions=NO_MENTIONS))
+                story = self.story_for(ctx, "" if request.talk else request.seed)  # an answer adds the said line
+                await self.teller.tell(message, request, story, resend=partial(ctx.send, allowed_mentions=NO_MENTIONS),
+                                       shown=shown)
+
+    def said(self, request: WriteRequest) -> str:
+        """What a reply shows above the text: the seed, or the person's line said to a character
+        (`“Who are you?” said Alice.`); Refused, in one line, for a dialogue turn that cannot be taken."""
+        if request.talk is None:
+            return request.seed
+        try:
+            if not request.seed.strip():
+                raise DialogueError("say something: the question is empty")
+            address = request.address(cast_of(self.generators[request.model]))
+        except DialogueError as exc:
+            raise Refused(echo(_sentence(exc))) from None
+        return said_line(address.words, address.speaker).strip()
+
+    async def answered(self, ctx: commands.Context) -> str | None:
+        """The character of the bot's answer that this text command replies to (None: it replies to none)."""
+        parent = await self.teller.chains.parent(ctx.message)
+        if parent is None or parent.author.id != self.bot.user.id:
+            return None
+        return answering(parse_reply(parent.content)[1])
 
     async def story_for(self, ctx: commands.Context, seed: str) -> Conversation:
         """The story `seed` adds to: that of the bot's reply the command answers, else a new one."""
@@ -130,8 +173,10 @@ class AliceCog(commands.Cog, name="Alice"):
         ctx = await self.bot.get_context(message)
         text = without_mentions(message.content, me.id)
         model = model_of(parent)
+        character = answering(parse_reply(parent.content)[1])  # a reply to an answer is said to its character
         try:
-            await self.write(ctx, model if model in self.generators else MAIN_MODEL, CommandOptions(text))
+            await self.write(ctx, model if model in self.generators else MAIN_MODEL,
+                             CommandOptions(text if character is None else f"--talk {character}: {text}"))
         except commands.CommandError as error:
             await self.on_command_error(ctx, error)
 
@@ -159,6 +204,12 @@ class AliceCog(commands.Cog, name="Alice"):
             await send(ctx, answer, ephemeral=True)
 
 
+def _sentence(error: Exception) -> str:
+    """A one-line error as a sentence: capitalized, with a full stop."""
+    text = str(error)
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
 def make_teller(me: int, settings: Settings, generators: dict[str, Generator]) -> Teller:
     """The Teller of the bot whose user id is `me` (known once it has logged in): its stories are
     read back out of the messages, a command's seed being its text without the options."""
@@ -178,5 +229,6 @@ def model_command(cog: AliceCog, name: str) -> commands.HybridCommand:
     book = corpus_name(cog.generators[name].loaded.config)
     prefix = cog.settings.command_prefix
     description = f"Continue your text in the voice of {book}"[:100]
-    help_text = f"{description}: {prefix}{name} --temp 0.5 --len 400 --words free --best 4 <seed>"
+    help_text = (f"{description}: {prefix}{name} --temp 0.5 --len 400 --words free --best 4 <seed>; "
+                 f"{prefix}{name} --talk NAME: WORDS says WORDS to a character of the book")
     return commands.HybridCommand(write, name=name, help=help_text, description=description)

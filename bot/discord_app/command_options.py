@@ -16,6 +16,7 @@ from engine.sampling_settings import RULES as SAMPLING_RULES
 
 MAX_USER_TEMPERATURE = 2.0
 # `--temp 0.5`, `--len=400`, `--words free`; phones often turn `--` into an em dash, so that counts too
+_TALK = re.compile(r"(?:--|\u2014)talk(?:=|\s+)([^:\n]{0,300}):\s*")  # `--talk the Hatter: WORDS`
 _OPTION = re.compile(r"(?:--|\u2014)(temp|temperature|len|length|words|best|case)(?:=|\s+)(\S+)(?:\s+|$)")
 DESCRIBE = {
     "seed": "text to continue; empty = start a new paragraph",
@@ -25,6 +26,7 @@ DESCRIBE = {
     "best": f"write each sentence as the best of this many (1 = plain sampling, up to {MAX_BEST_OF})",
     "case": "book = capitals where the book prints them; lower = all lowercase",
 }
+ASK_FORM = "Write `{prefix}ask NAME: WORDS` (or reply to an answer with `{prefix}ask WORDS`)."
 
 
 class Refused(commands.BadArgument):
@@ -41,6 +43,7 @@ class CommandOptions:
     words: str | None = None
     best: int | None = None
     case: str | None = None
+    talk: str | None = None  # the character the seed is said to (--talk NAME: WORDS, !ask, /ask)
 
     def request(self, default: WriteRequest, max_length: int) -> WriteRequest:
         """`default` (the bot's, for this model and asker) with these options; Refused past Discord's bounds."""
@@ -50,7 +53,7 @@ class CommandOptions:
             raise Refused(f"Temperature must be between 0 and {MAX_USER_TEMPERATURE:g}.")
         if self.length is not None and not 1 <= self.length <= max_length:
             raise Refused(f"Length must be between 1 and {max_length} characters.")
-        request = default.but(seed=self.seed, length=self.length)
+        request = default.but(seed=self.seed, length=self.length, talk=self.talk)
         given = {"temperature": self.temperature, "words": self.words, "best_of": self.best, "case": self.case}
         return request.but(sampling=replace(request.sampling, **{k: v for k, v in given.items() if v is not None}))
 
@@ -58,7 +61,10 @@ class CommandOptions:
 def parse_options(text: str) -> CommandOptions:
     """Split `--temp X --len N --words W --best K seed...` into the seed and the options given."""
     asked = CommandOptions(text.lstrip())
-    while match := _OPTION.match(asked.seed):
+    while match := _TALK.match(asked.seed) or _OPTION.match(asked.seed):
+        if match.re is _TALK:
+            asked.talk, asked.seed = match[1].strip(), asked.seed[match.end():]
+            continue
         name, value = match.groups()
         asked.seed = asked.seed[match.end():]
         if name == "words":
@@ -81,4 +87,17 @@ def parse_options(text: str) -> CommandOptions:
         except ValueError:
             raise Refused(f"--{name} needs a {'number' if name.startswith('temp') else 'whole number'}, "
                           f"not {echo(value)}.") from None
+    if re.match(r"(?:--|\u2014)talk\b", asked.seed):
+        raise Refused("Write `--talk NAME: WORDS`: the name ends with a colon.")
     return asked
+
+
+def said_to(asked: CommandOptions, replied: str | None, prefix: str) -> CommandOptions:
+    """`!ask NAME: WORDS` (options taken out): the character before the colon; with no colon, the
+    character of the answer the command replies to (`replied`); Refused when there is neither."""
+    name, colon, words = asked.seed.partition(":")
+    if colon:
+        return replace(asked, talk=name.strip(), seed=words.strip())
+    if replied is None:
+        raise Refused(ASK_FORM.format(prefix=prefix))
+    return replace(asked, talk=replied)

@@ -16,6 +16,7 @@ import discord
 
 from bot.discord_app.streaming_reply import REQUEST_ERRORS, parse_reply
 from engine.conversation import MODEL, PERSON, Conversation
+from engine.dialogue import answering
 
 MAX_LINKS = 50  # messages followed at most per story (the model reads only the tail anyway)
 
@@ -63,7 +64,13 @@ class Chains:
             else:
                 seed, text = parse_reply(current.content)
                 turns.append((MODEL, text))
-                if seed and (parent is None or parent.author.id == self.me):
+                if seed and answering(text):  # an answer shows the person's line as the story has it
+                    turns.append((PERSON, "\n\n" + seed))
+                    if parent is not None and parent.author.id != self.me:  # the asking message: read no further
+                        parent = await self.parent(parent)
+                        if parent is not None and parent.author.id != self.me:
+                            break
+                elif seed and (parent is None or parent.author.id == self.me):
                     turns.append((PERSON, seed))  # the asking message is out of reach: its seed as shown
                     break
             current = parent

@@ -25,6 +25,7 @@ from bot.settings import Settings
 from bot.write_request import WriteRequest
 from engine import Conversation, Generator, Sampling
 from engine.bestof import best_of_in_use
+from engine.dialogue import answering
 from engine.endings import target_within
 
 log = logging.getLogger(__name__)
@@ -63,19 +64,21 @@ class Teller:
                                         sampling=self.sampling_now(model))
 
     async def tell(self, message: discord.Message, request: WriteRequest, story: Awaitable[Conversation],
-                   resend: Callable[..., Awaitable[object]] | None = None) -> None:
-        """Stream the continuation of `story` into `message` (already showing `request.seed` and a
-        cursor), ending with the Continue and Again buttons. Stop works from the start, while the story
-        is still being read back out of the messages."""
+                   resend: Callable[..., Awaitable[object]] | None = None, shown: str | None = None) -> None:
+        """Stream the continuation of `story` into `message` (already showing `shown`, default the seed,
+        and a cursor), ending with the Continue and Again buttons. Stop works from the start, while the
+        story is still being read back out of the messages. With `request.talk`, the continuation is
+        that character's answer (engine/dialogue.py)."""
+        shown = request.seed if shown is None else shown
         stop = asyncio.Event()
         self.writing[message.id] = Writing(request.requester, stop)
         try:
             story = await story
-            fits = target_within(room_for_text(request.seed), request.exact)  # the whole reply fits one message
+            fits = target_within(room_for_text(shown), request.exact)  # the whole reply fits one message
             request = request.but(length=min(request.length, fits))
             chunks = request.astream(self.generators[request.model], story)
             view = self.buttons.finished(request.model)
-            await stream_into(message, until(stop, chunks), partial(render, request.seed),
+            await stream_into(message, until(stop, chunks), partial(render, shown),
                               self.settings.edit_interval, resend=resend and partial(resend, view=view), view=view)
         finally:
             self.writing.pop(message.id, None)
@@ -107,7 +110,8 @@ class Teller:
         reply = await previous.reply(render("", "", False), view=self.buttons.writing(model),
                                      allowed_mentions=NO_MENTIONS,
                                      mention_author=False)
-        request = self.asked_now(model, interaction.user.id)
+        talk = answering(parse_reply(previous.content)[1])  # an answer goes on: its character speaks again
+        request = self.asked_now(model, interaction.user.id).but(talk=talk)
         await self.tell(reply, request, self.chains.story_through(previous),
                         resend=partial(previous.channel.send, allowed_mentions=NO_MENTIONS))
 
@@ -117,9 +121,19 @@ class Teller:
         seed, _ = parse_reply(message.content)
         await interaction.response.edit_message(content=render(seed, "", False), view=self.buttons.writing(model),
                                                 allowed_mentions=NO_MENTIONS)
-        request = self.asked_now(model, interaction.user.id, seed)
-        await self.tell(message, request, self.chains.story_before(message),
-                        resend=partial(message.channel.send, allowed_mentions=NO_MENTIONS))
+        talk = answering(parse_reply(message.content)[1])
+        if talk is None:
+            request, story = self.asked_now(model, interaction.user.id, seed), self.chains.story_before(message)
+        else:  # the same person's line, answered anew by the same character
+            request, story = self.asked_now(model, interaction.user.id).but(talk=talk), self._before_answer(message)
+        await self.tell(message, request, story, resend=partial(message.channel.send, allowed_mentions=NO_MENTIONS),
+                        shown=seed)
+
+    async def _before_answer(self, message: discord.Message) -> Conversation:
+        """The story up to the answer `message` holds, without it: the person's line is its end."""
+        story = await self.chains.story_through(message)
+        story.undo()
+        return story
 
     async def _stop(self, interaction: discord.Interaction, model: str) -> None:
         writing = self.writing.get(interaction.message.id)

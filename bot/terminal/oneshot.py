@@ -6,6 +6,7 @@ Output is plain text, streamed as it is produced: the continuation only (the see
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
 
@@ -14,23 +15,40 @@ from bot.settings import Settings
 from bot.write_request import WriteRequest
 
 
-def run_once(settings: Settings, seed: str, out: TextIO, rng_seed: int | None = None, echo: bool = False) -> int:
-    """Print the continuation of `seed`. Raises ModelLoadError for an unusable model folder."""
+def run_once(settings: Settings, seed: str, out: TextIO, rng_seed: int | None = None, echo: bool = False,
+             talk: str | None = None) -> int:
+    """Print the continuation of `seed` (with `talk`: that character's answer to it). Raises
+    ModelLoadError for an unusable model folder; a turn that cannot be taken is one line on stderr (exit 2)."""
+    from engine.dialogue import DialogueError, checked_words  # with torch, which the model needs anyway
+
+    if talk is not None and not seed.strip():  # one answer to nothing: the question is empty
+        try:
+            checked_words(seed)
+        except DialogueError as exc:
+            print(f"alice: {exc}", file=sys.stderr)
+            return 2
+
     if echo:  # the seed is known before torch is: show it at once
         out.write(seed)
         out.flush()
     generator = open_generator(settings)
     try:
-        _print_generation(generator, WriteRequest.by_settings(settings, seed, rng_seed=rng_seed), out)
+        _print_generation(generator, WriteRequest.by_settings(settings, seed, rng_seed=rng_seed, talk=talk), out)
+    except DialogueError as exc:
+        print(f"alice: {exc}", file=sys.stderr)
+        return 2
     finally:
         close_generator(generator)
     return 0
 
 
 def run_pipe(settings: Settings, lines: Iterable[str], out: TextIO, rng_seed: int | None = None,
-             echo: bool = False) -> int:
-    """One generation per non-empty input line, each ending with a newline. With `rng_seed`,
+             echo: bool = False, talk: str | None = None) -> int:
+    """One generation per non-empty input line, each ending with a newline (with `talk`: that
+    character's answer to the line, a turn that cannot be taken said on stderr). With `rng_seed`,
     every line uses that seed, so the same line always gives the same text."""
+    from engine.dialogue import DialogueError
+
     generator = None
     try:
         for line in lines:
@@ -41,7 +59,11 @@ def run_pipe(settings: Settings, lines: Iterable[str], out: TextIO, rng_seed: in
                 out.write(seed)
                 out.flush()
             generator = generator or open_generator(settings)  # loaded once, and only if needed
-            _print_generation(generator, WriteRequest.by_settings(settings, seed, rng_seed=rng_seed), out)
+            request = WriteRequest.by_settings(settings, seed, rng_seed=rng_seed, talk=talk)
+            try:
+                _print_generation(generator, request, out)
+            except DialogueError as exc:
+                print(f"alice: {exc}", file=sys.stderr)
     finally:
         if generator is not None:
             close_generator(generator)
@@ -51,8 +73,8 @@ def run_pipe(settings: Settings, lines: Iterable[str], out: TextIO, rng_seed: in
 def _print_generation(generator: Any, request: WriteRequest, out: TextIO) -> None:
     stream = request.stream(generator)
     try:
-        for piece in stream:
-            out.write(piece)
+        for index, piece in enumerate(stream):
+            out.write(piece.lstrip("\n") if request.talk and not index else piece)  # an answer starts the output
             out.flush()
     finally:
         stream.close()

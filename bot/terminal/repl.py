@@ -14,9 +14,11 @@ from bot.settings import Settings, SettingsError
 from bot.terminal.learn_command import TerminalLearner
 from bot.terminal.model_slot import ModelSlot
 from bot.terminal.story import Story, unquoted
+from bot.terminal.talk import chosen, listing
 from bot.terminal.typed_text import readable
-from bot.write_request import WriteRequest
+from bot.write_request import WriteRequest, cast_of
 from engine.bestof import BEST_OF_RULE
+from engine.dialogue import DialogueError
 
 if TYPE_CHECKING:
     from engine.generator import Generator
@@ -29,6 +31,8 @@ COMMANDS = {  # name: (argument, what it does); /help prints this table
     "save": ("FILE", "write the story to FILE as plain text (never over an existing file)"),
     "save!": ("FILE", "the same, replacing FILE if it exists"),
     "new": ("", "start a new story"),
+    "talk": ("NAME|off", "say each line to one of the book's characters, who answers (Enter: they go on); "
+             "/talk alone lists them; off: back to the story"),
     "temp": ("T", "sampling temperature, 0-10 (0 = greedy, < 1 safer, > 1 wilder)"),
     "len": ("N", "characters per continuation (about: it ends at a sentence end, see /exact)"),
     "exact": ("on|off", "write exactly /len characters (on), or end at a sentence end near it (off)"),
@@ -57,6 +61,7 @@ class Repl:
         self.out = out
         self.rng_seed: int | None = None
         self.story = Story()
+        self.talk: str | None = None  # the character each line is said to (/talk); None: lines are the story's
         # /greedy off goes back to this temperature
         self._warm_temperature = settings.temperature or Settings().temperature
         self.learner = learner or TerminalLearner(settings, self.say)  # the terminal's prints above the prompt
@@ -93,7 +98,7 @@ class Repl:
 
     def asked(self, line: str = "") -> WriteRequest:
         """What the terminal asks for now: `line` written with its settings and random seed."""
-        return WriteRequest.by_settings(self.settings, line, rng_seed=self.rng_seed)
+        return WriteRequest.by_settings(self.settings, line, rng_seed=self.rng_seed, talk=self.talk)
 
     def _cmd_retry(self, arg: str) -> None:
         generator = self._loaded()
@@ -114,6 +119,21 @@ class Repl:
 
     def _cmd_new(self, arg: str) -> None:
         self.say(self.story.new())
+
+    def _cmd_talk(self, arg: str) -> None:
+        generator = self._loaded()
+        if generator is None:
+            return
+        cast = cast_of(generator)
+        if not arg:
+            self.say(listing(cast))
+            return
+        try:
+            self.talk, said = chosen(arg, cast)
+        except DialogueError as exc:
+            self.say(f"/talk: {exc}")
+            return
+        self.say(said)
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -269,6 +289,8 @@ class Repl:
             f"seed {self.rng_seed if self.rng_seed is not None else 'random'}",
             "/help",
         ]
+        if self.talk:
+            parts.insert(0, f"talking to {self.talk}")
         if learning := self.learner.toolbar():
             parts.insert(-1, learning)
         return " " + " │ ".join(parts)

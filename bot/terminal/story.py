@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from bot.write_request import WriteRequest
 from engine.conversation import MODEL, PERSON, Conversation
+from engine.dialogue import DialogueError, answering
 
 
 def unquoted(arg: str) -> str:
@@ -37,8 +38,10 @@ class Story:
 
     def take_turn(self, generator: Any, request: WriteRequest, out: TextIO) -> None:
         """Add the typed line (`request.seed`; nothing for an empty one) and stream the model's
-        continuation to `out`."""
-        self.conversation.add(request.seed, PERSON)
+        continuation to `out`. Talking to a character (`request.talk`), the line is said to them and the
+        answer is the continuation; a turn that cannot be taken is one line, the story unchanged."""
+        if request.talk is None:
+            self.conversation.add(request.seed, PERSON)
         self.retries = 0
         self._continue(generator, request, out)
 
@@ -47,10 +50,12 @@ class Story:
         turns = self.conversation.turns
         if not turns or turns[-1].by != MODEL:
             return False
+        character = answering(turns[-1].text)  # an answer is retried as an answer, by the same character
         self.conversation.undo()
         self.retries += 1
         seed = request.rng_seed
-        self._continue(generator, replace(request, rng_seed=None if seed is None else seed + self.retries), out)
+        request = replace(request, seed="", talk=character, rng_seed=None if seed is None else seed + self.retries)
+        self._continue(generator, request, out)
         return True
 
     def undo(self) -> str:
@@ -59,7 +64,7 @@ class Story:
         self.retries = 0
         if turn is None:
             return "nothing to undo: the story is empty"
-        who = "continuation" if turn.by == MODEL else "line"
+        who = ("answer" if answering(turn.text) else "continuation") if turn.by == MODEL else "line"
         shown = " ".join(turn.text.split())
         shown = shown if len(shown) <= 40 else shown[:18] + "…" + shown[-18:]
         return f"took back the last {who} ({len(turn.text):,} characters: “{shown}”)"
@@ -93,7 +98,12 @@ class Story:
     def _continue(self, generator: Any, request: WriteRequest, out: TextIO) -> None:
         """Stream the next continuation to the output and add it to the story; Ctrl-C stops it and
         keeps what was written."""
-        stream = request.stream(generator, self.conversation)
+        try:
+            stream = request.stream(generator, self.conversation)
+        except DialogueError as exc:  # nothing was added: the story is as it was
+            out.write(f"{exc}\n")
+            out.flush()
+            return
         written: list[str] = []
         try:
             for piece in stream:
@@ -104,6 +114,7 @@ class Story:
             out.write("\n[stopped]")
         finally:
             stream.close()
-            self.conversation.add("".join(written), MODEL)
+            if request.talk is None:  # an answer is in the story already, as shown
+                self.conversation.add("".join(written), MODEL)
         out.write("\n\n")
         out.flush()

@@ -1,0 +1,170 @@
+"""`python bench/dialogue.py`: how well the bundled alice answers when spoken to.
+
+20 questions to each of 5 of the book's characters (and one the book does not have), each asked in
+the same story, one after another, at the product's default settings. Prints, per character and
+in all: the share of answers that are the named character's closed, attributed quotation; how the
+speech ended (closed by the model, or by the engine after the sentence limit, a paragraph break,
+the length cap); answer length; and, read by the grammar judge that bench/sense.py uses (never the
+product), the linked share of the answers' sentences beside plain story continuations of the same
+stories at the same settings, with distinct word pairs. Then speed: chars/s of one answer stream
+and of 16 at once, and the first character of an answer's speech after the question.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
+
+from sense import (  # noqa: E402 (a bench script beside sense.py)
+    CORPUS,
+    Recaser,
+    cpu_description,
+    default_best_of,
+    figures,
+    judge_python,
+    load_average,
+)
+
+from engine import Conversation, Generator  # noqa: E402
+from engine.dialogue import CLOSE, OPEN, Address, Answer, answer_opening, read_cast  # noqa: E402
+from engine.modelfolder import BUNDLED_MODEL  # noqa: E402
+
+QUESTIONS = [
+    "Who are you?", "Why is a raven like a writing-desk?", "Where are you going?", "I am quite lost.",
+    "What is the time?", "Will you play croquet with me?", "Do you like tea?", "How old are you?",
+    "Can you help me find the White Rabbit?", "Why are you so cross?", "What is your name?",
+    "Is it always six o'clock here?", "What do you think of the Queen?", "May I sit down?",
+    "Have you seen my sister?", "Tell me a story.", "What is a lobster quadrille?",
+    "Why do you say that?", "Are you mad?", "Good-bye!",
+]
+OPENING = "alice was beginning to get very tired of sitting by her sister on the bank, and of having nothing to do."
+OUTSIDER = "the Dragon"
+
+
+def ask_all(gen: Generator, character: str, best_of: int, questions: list[str],
+            framing: str) -> tuple[list[Answer], list[str]]:
+    """The answers to `questions` asked one after another in one story, and the story before each answer
+    (the person's line included: where a plain continuation would go on from)."""
+    story, done, before = Conversation.of(OPENING), [], []
+    cast = read_cast(BUNDLED_MODEL)
+    for i, question in enumerate(questions):
+        answer = Answer(gen, story, Address.of(question, character, cast), framing, rng_seed=i, best_of=best_of)
+        "".join(answer)
+        done.append(answer)
+        before.append(story.text[: len(story.text) - len(answer.text)])
+    return done, before
+
+
+def attributed(answer: Answer) -> bool:
+    """The named character's quotation, closed: `The Hatter said, “...”` or `“...,” said the Hatter...`."""
+    if answer.framing == "after":
+        named = re.match(rf"\n\n{OPEN}[^{OPEN}{CLOSE}]+[{CLOSE}\"] said {re.escape(answer.address.character)}\b",
+                         answer.text)
+        return bool(named) and answer.text.count(OPEN) == answer.text.count(CLOSE)
+    opening = answer_opening(answer.address.character)
+    speech = answer.text[len(opening):]
+    return (answer.text.startswith(opening) and speech[-1:] in (CLOSE, '"')
+            and not re.search(f"[{OPEN}{CLOSE}\"]", speech[:-1]))
+
+
+def speech(answer: Answer) -> str:
+    """The answer as the judge reads it: whole, attribution included (as the story's dialogue is read)."""
+    return answer.text.strip()
+
+
+def continuations(gen: Generator, contexts: list[str], answers: list[Answer], best_of: int) -> list[str]:
+    """Plain story continuations from the places the answers were written, about as long as the answers."""
+    return [gen.generate(context, max(80, len(answer.text)), rng_seed=100 + i, exact=False, best_of=best_of)
+            for i, (context, answer) in enumerate(zip(contexts, answers, strict=True))]
+
+
+def speed(gen: Generator, best_of: int, streams: int, framing: str) -> tuple[float, float]:
+    """(chars/s of answer text per stream, median ms from the question to the speech's first character)."""
+    cast = read_cast(BUNDLED_MODEL)
+    chars, firsts = [0] * streams, [0.0] * streams
+
+    def one(i: int) -> None:
+        story = Conversation.of(OPENING)
+        start = time.perf_counter()
+        pieces = iter(Answer(gen, story, Address.of(QUESTIONS[i % 20], "the Hatter", cast), framing, rng_seed=i,
+                             best_of=best_of))
+        chars[i] = len(next(pieces))
+        for piece in pieces:
+            if not firsts[i]:
+                firsts[i] = time.perf_counter() - start
+            chars[i] += len(piece)
+        chars[i] = chars[i] / (time.perf_counter() - start)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(streams)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return min(chars), statistics.median(firsts) * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--best-of", type=int, default=None, help="K (default: the product's)")
+    parser.add_argument("--questions", type=int, default=20, help="questions per character (up to 20)")
+    parser.add_argument("--quick", action="store_true", help="5 questions a character, no 16-stream run")
+    parser.add_argument("--framing", choices=("before", "after"), default="after",
+                        help="the attribution before the speech or after its first part (engine/dialogue.py)")
+    args = parser.parse_args()
+    best_of = args.best_of or default_best_of()
+    questions = QUESTIONS[: 5 if args.quick else args.questions]
+    cast = read_cast(BUNDLED_MODEL)
+    characters = [name for name in cast.names if name != cast.default_speaker()][:5] + [OUTSIDER]
+    print(f"CPU: {cpu_description()}; load {load_average()}; best of {best_of}; {len(questions)} questions each; "
+          f"framing {args.framing}")
+    python = judge_python()
+    recase = Recaser((CORPUS / "wonderland.txt").read_text(encoding="utf-8-sig")) if CORPUS.is_dir() else None
+    all_answers, contexts, rows = [], [], []
+    with Generator(BUNDLED_MODEL) as gen:
+        for character in characters:
+            started = time.perf_counter()
+            answers, before = ask_all(gen, character, best_of, questions, args.framing)
+            all_answers += answers
+            contexts += before
+            ways = Counter(a.end.closed_by for a in answers)
+            rows.append(f"{character:<18} {sum(map(attributed, answers)) / len(answers):>9.0%} "
+                        f"{ways['model'] / len(answers):>8.0%} {ways['sentences'] / len(answers):>9.0%} "
+                        f"{(ways['paragraph'] + ways['length'] + ways['stream']) / len(answers):>6.0%} "
+                        f"{statistics.fmean(len(a.text.strip()) for a in answers):>6.0f} "
+                        f"{time.perf_counter() - started:>5.0f} s")
+        print(f"{'character':<18} {'attributed':>9} {'model ”':>8} {'sentences':>9} {'other':>6} {'chars':>6}")
+        print("\n".join(rows))
+        total = len(all_answers)
+        print(f"in all: {sum(map(attributed, all_answers)) / total:.1%} closed and attributed to the named character, "
+              f"{sum(a.end.closed_by == 'model' for a in all_answers) / total:.1%} closed by the model itself, "
+              f"{sum(a.end.closed_by == 'sentences' for a in all_answers) / total:.1%} at the sentence limit")
+        if python and recase:
+            said = figures([speech(a) for a in all_answers], [""] * total, recase, python, endings=False)
+            some = len(questions) * 2
+            texts = continuations(gen, contexts[:some], all_answers[:some], best_of)
+            story = figures(texts, [""] * len(texts), recase, python, endings=False)
+            print(f"judge: answers' sentences {said.linked:.1%} linked ({said.judged} judged, full parse "
+                  f"{said.full_parse:.1%}), distinct pairs {said.pairs:.3f}; story continuations {story.linked:.1%} "
+                  f"linked ({story.judged} judged, full parse {story.full_parse:.1%}), pairs {story.pairs:.3f}")
+        else:
+            print("judge: not run (needs python3-link-grammar and ../shared/corpus)")
+        one = speed(gen, best_of, 1, args.framing)
+        print(f"speed: 1 stream {one[0]:,.0f} chars/s, first character of speech {one[1]:.0f} ms; "
+              f"load {load_average()}")
+        if not args.quick:
+            many = speed(gen, best_of, 16, args.framing)
+            print(f"speed: 16 streams, the slowest {many[0]:,.0f} chars/s, first character (median) {many[1]:.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,356 @@
+"""A dialogue turn: a person says something to one of the book's characters, who answers in voice.
+
+The story gets the person's words as their speaker's quoted line (`“Who are you?” said Alice.`),
+then a paragraph that the engine opens with the attribution (`The Hatter said, “`), so the answer is
+that character's by construction; the words inside the quotation marks are the model's, sampled as
+any story's are (best-of-K, the lexicon guide, every precision). The answer ends where the model
+closes the quotation, or, after `sentences` sentences or at a paragraph break, where the engine
+closes it. The story then holds exactly what was shown, so the next question follows from it.
+
+Who speaks in a book is recorded in the model folder's speakers.json (train/speakers.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.conversation import MODEL, PERSON, Conversation
+from engine.endings import is_sentence_end
+
+if TYPE_CHECKING:
+    from engine.generator import Generator
+
+SPEAKERS = "speakers.json"
+MAX_CAST = 64  # speakers a record keeps, most frequent first
+MAX_RECORD_BYTES = 256 * 1024  # a bigger speakers.json is not read
+MAX_NAME = 60  # characters of a character's or speaker's name
+MAX_WORDS = 2000  # characters a person may say in one turn
+DEFAULT_SENTENCES = 2  # sentences an answer may run to before the engine closes it
+MAX_ANSWER = 600  # characters of speech at most, whatever the sentences
+OPEN, CLOSE = "\u201c", "\u201d"
+_CLOSERS = frozenset(CLOSE + '"')
+_BAD_NAME = re.compile(r"[\"“”‘’`<>@#*_|~\[\]\\\n\r\t]")
+
+
+class DialogueError(ValueError):
+    """A dialogue turn that cannot be taken; the message is one line for the person."""
+
+
+@dataclass(frozen=True)
+class Cast:
+    """Who speaks in a model's book, most frequent first, with counts; `note` says why there is none."""
+
+    speakers: tuple[tuple[str, int], ...] = ()
+    note: str = ""
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.speakers]
+
+    def default_speaker(self) -> str:
+        """Who the person speaks as: the book's most frequent speaker (Alice in Alice), else "I"."""
+        return self.speakers[0][0] if self.speakers else "I"
+
+    def find(self, name: str) -> str:
+        """The book's spelling of `name` typed in any case, with or without "the" (`hatter` -> `the
+        Hatter`); a name the book does not have, as typed (anyone may be addressed)."""
+        wanted = _bare(name)
+        return next((known for known in self.names if _bare(known) == wanted), name.strip())
+
+
+def _bare(name: str) -> str:
+    return re.sub(r"^the\s+", "", name.strip().lower())
+
+
+def read_cast(folder: str | Path) -> Cast:
+    """The folder's speakers.json; an empty Cast with a one-line note when it is missing, too big,
+    corrupt, or not a speakers record."""
+    path = Path(folder) / SPEAKERS
+    try:
+        if path.stat().st_size > MAX_RECORD_BYTES:
+            return Cast(note=f"{SPEAKERS} is over {MAX_RECORD_BYTES // 1024} KB, so it was not read")
+        record = json.loads(path.read_text(encoding="utf-8"))
+        speakers = tuple((str(name), int(count)) for name, count in record["speakers"]
+                         if 0 < len(str(name)) <= MAX_NAME and not _BAD_NAME.search(str(name)))
+    except FileNotFoundError:
+        return Cast(note=f"this model has no {SPEAKERS} (python -m train.speakers MODEL_DIR records it)")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return Cast(note=f"{SPEAKERS} cannot be read ({type(exc).__name__}), so no characters are offered")
+    return Cast(speakers[:MAX_CAST]) if speakers else Cast(note=f"{SPEAKERS} names nobody")
+
+
+def checked_name(name: str, what: str = "a character's name") -> str:
+    """A name as it may stand in the story: 1 to MAX_NAME characters, no quotation marks, mentions or
+    markup; DialogueError otherwise."""
+    name = " ".join(name.split())
+    if not name:
+        raise DialogueError(f"{what} is empty: say whom you talk to, e.g. the Hatter")
+    if len(name) > MAX_NAME:
+        raise DialogueError(f"{what} is {len(name)} characters long; at most {MAX_NAME}")
+    if _BAD_NAME.search(name):
+        raise DialogueError(f"{what} may not hold quotation marks, @, < >, or markup")
+    return name
+
+
+def checked_words(words: str) -> str:
+    """What a person says: not empty, at most MAX_WORDS characters, on one paragraph."""
+    words = " ".join(words.split())
+    if not words:
+        raise DialogueError("say something: the question is empty")
+    if len(words) > MAX_WORDS:
+        raise DialogueError(f"that is {len(words):,} characters; say it in at most {MAX_WORDS:,}")
+    return words
+
+
+def capitalized(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+def said_line(words: str, speaker: str) -> str:
+    """The person's words as their speaker's line: `“Who are you?” said Alice.` (a full stop at the
+    end of the words becomes a comma, as books print it)."""
+    words = words.strip()
+    if words.endswith("."):
+        words = words[:-1] + ","
+    elif not words.endswith(("?", "!", ",", "\u2014", "-")):
+        words += ","
+    return f"\n\n{OPEN}{words}{CLOSE} said {speaker}."
+
+
+def answer_opening(character: str) -> str:
+    """The engine's start of the character's paragraph: `The Hatter said, “`."""
+    return f"\n\n{capitalized(character)} said, {OPEN}"
+
+
+def answering(text: str) -> str | None:
+    """Who speaks in an answer the engine opened (`The Hatter said, “...` -> `The Hatter`); None for other text."""
+    found = re.match(rf"\s*([^\n{OPEN}]{{1,{MAX_NAME}}}?) said, {OPEN}", text)
+    return found[1] if found else None
+
+
+@dataclass(frozen=True)
+class Address:
+    """A dialogue turn as asked: the person's `words`, said as `speaker`, to `character` (no words:
+    the character goes on)."""
+
+    words: str
+    character: str
+    speaker: str
+    sentences: int = DEFAULT_SENTENCES
+
+    @classmethod
+    def of(cls, words: str, character: str, cast: Cast, speaker: str | None = None,
+           sentences: int = DEFAULT_SENTENCES) -> Address:
+        """Checked: names as the book spells them (the speaker defaults to the book's most frequent)."""
+        if not 1 <= sentences <= 10:
+            raise DialogueError(f"an answer runs to 1-10 sentences, not {sentences}")
+        character = cast.find(checked_name(character))
+        speaker = cast.find(checked_name(speaker, "your speaker's name")) if speaker else cast.default_speaker()
+        if _bare(character) == _bare(speaker):
+            raise DialogueError(f"you speak as {speaker}; talk to somebody else")
+        return cls(checked_words(words), character, speaker, sentences)
+
+    def going_on(self) -> Address:
+        """The same character speaking again, with no new words from the person (an empty line, /retry)."""
+        return Address("", self.character, self.speaker, self.sentences)
+
+
+class SpeechEnd:
+    """Where a quoted answer ends, fed the model's characters one by one: at its closing quotation
+    mark; or, closed by the engine, at a paragraph break, after `sentences` sentences, or at
+    MAX_ANSWER characters. White space is held back until a word follows it (never taken back)."""
+
+    def __init__(self, sentences: int) -> None:
+        self.sentences, self.text, self.held, self.done = sentences, [], "", False
+        self.ended = 0  # sentences ended so far
+        self.closed_by = ""  # once done: "model", "sentences", "paragraph", "length" or "stream"
+
+    def add(self, char: str) -> str:
+        """The text to show now for `char` (the closing mark when the answer ends here)."""
+        if self.done:
+            return ""
+        if char in _CLOSERS:
+            return self._close(char, "model")
+        if char == "\n" and "\n" in self.held:  # a paragraph break: the speech did not close
+            return self._close(CLOSE, "paragraph")
+        if len(self.text) >= MAX_ANSWER:
+            return self._close(CLOSE, "length")
+        if char.isspace():
+            if self.text and not self.held and is_sentence_end(self.text, len(self.text)):
+                self.ended += 1
+                if self.ended >= self.sentences:
+                    return self._close(CLOSE, "sentences")
+            self.held += char
+            return ""
+        shown, self.held = self.held + char, ""
+        self.text.extend(shown)
+        return shown
+
+    def _close(self, mark: str, why: str) -> str:
+        self.done, self.held, self.closed_by = True, "", why
+        self.text.append(mark)
+        return mark
+
+    def finish(self) -> str:
+        """The stream ran out before the answer ended: the engine closes it."""
+        return "" if self.done else self._close(CLOSE, "stream")
+
+
+class TailEnd:
+    """What follows the engine's attribution in the book's way (`“...,” said the Hatter`): the model's
+    own words to the attribution's sentence end (`, in a low voice.`), where the answer ends unless an
+    opening quotation mark follows: then the speech goes on (`. “...”`) to its close (a SpeechEnd)."""
+
+    def __init__(self, sentences: int) -> None:
+        self.sentences, self.text, self.held, self.done = sentences, [], "", False
+        self.speech: SpeechEnd | None = None
+
+    def add(self, char: str) -> str:
+        if self.done:
+            return ""
+        if self.speech is not None:
+            piece = self.speech.add(char)
+            self.done = self.speech.done
+            return piece
+        ended = bool(self.text) and is_sentence_end(self.text, len(self.text))
+        if char == OPEN:
+            self.speech = SpeechEnd(self.sentences)
+            return self._show(self.held + char)
+        if char.isspace():
+            if "\n" in self.held and char == "\n":
+                return self._end(ended)
+            self.held += char
+            return ""
+        if ended and self.held or len(self.text) > 120:  # the attribution's sentence is over
+            return self._end(ended)
+        return self._show(self.held + char)
+
+    def _show(self, piece: str) -> str:
+        self.held = ""
+        self.text.extend(piece)
+        return piece
+
+    def _end(self, ended: bool) -> str:
+        self.done = True
+        return "" if ended else "."
+
+    def finish(self) -> str:
+        if self.done:
+            return ""
+        self.done = True
+        return self.speech.finish() if self.speech is not None else ("" if self.text and is_sentence_end(
+            self.text, len(self.text)) else ".")
+
+
+class Answer:
+    """A dialogue turn, taken as it is read: iterating adds the person's line to `story`, streams the
+    character's answer (the opening, the model's speech, the close) and adds it to `story` as shown,
+    also when the reader stops early. `options` are Generator.stream's (sampling, best_of, rng_seed...);
+    `end` says afterwards how the speech ended."""
+
+    def __init__(self, generator: Generator, story: Conversation, address: Address, framing: str = "before",
+                 **options: Any) -> None:
+        self.generator, self.story, self.address, self.options = generator, story, address, options
+        self.framing = framing  # "before": `The Hatter said, “...”`; "after": `“...,” said the Hatter.`
+        self.end = SpeechEnd(address.sentences)
+        self.text = ""  # the answer as shown, once read
+        self.turns = 1  # story turns the answer stands in while it is written
+
+    def __iter__(self) -> Iterator[str]:
+        shown = self._begin()
+        try:
+            yield shown[0]
+            yield from self._stream(self.end, shown)
+            if self.framing == "after":
+                yield self._attribute(shown)
+                yield from self._stream(self._tail(), shown)
+        finally:
+            self._finish(shown)
+
+    def _begin(self) -> list[str]:
+        """The person's line and the opening added to the story; the pieces shown so far."""
+        story, address, after = self.story, self.address, self.framing == "after"
+        if address.words:
+            line = said_line(address.words, address.speaker)
+            story.add(line[:-1] + f" to {address.character}." if after else line, PERSON)
+        opening = f"\n\n{OPEN}" if after else answer_opening(address.character)
+        self.turns = 1
+        story.add(opening, MODEL)
+        return [opening]
+
+    def _attribute(self, shown: list[str]) -> str:
+        attribution = f" said {self.address.character}"
+        shown.append(attribution)
+        self.story.add("".join(shown[1:]), MODEL)  # the speech and the attribution, for the model to read
+        self.turns += 1
+        return attribution
+
+    def _tail(self) -> TailEnd:
+        return TailEnd(max(1, self.address.sentences - self.end.ended))
+
+    def _finish(self, shown: list[str]) -> None:
+        for _ in range(self.turns):
+            self.story.undo()  # the pieces added for the model to read: the answer is one turn
+        self.text = "".join(shown)
+        self.story.add(self.text, MODEL)
+
+    def _stream(self, end: SpeechEnd | TailEnd, shown: list[str]) -> Iterator[str]:
+        """The model's characters after the story as it stands, through `end`, until it is done."""
+        chars = self.generator.stream(self.story, MAX_ANSWER + 40, exact=True, **self.options)
+        try:
+            for chunk in chars:
+                piece = "".join(end.add(char) for char in chunk)
+                if piece:
+                    shown.append(piece)
+                    yield piece
+                if end.done:
+                    return
+            piece = end.finish()
+            if piece:
+                shown.append(piece)
+                yield piece
+        finally:
+            close = getattr(chars, "close", None)
+            if close is not None:
+                close()
+
+
+class AsyncAnswer(Answer):
+    """`Answer` for `async for` (Discord's event loop), over `generator.astream`: the same turn, the
+    same ends, the same story afterwards."""
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        shown = self._begin()
+        try:
+            yield shown[0]
+            async for piece in self._astream(self.end, shown):
+                yield piece
+            if self.framing == "after":
+                yield self._attribute(shown)
+                async for piece in self._astream(self._tail(), shown):
+                    yield piece
+        finally:
+            self._finish(shown)
+
+    async def _astream(self, end: SpeechEnd | TailEnd, shown: list[str]) -> AsyncIterator[str]:
+        chars = self.generator.astream(self.story, MAX_ANSWER + 40, exact=True, **self.options)
+        try:
+            async for chunk in chars:
+                piece = "".join(end.add(char) for char in chunk)
+                if piece:
+                    shown.append(piece)
+                    yield piece
+                if end.done:
+                    return
+            if piece := end.finish():
+                shown.append(piece)
+                yield piece
+        finally:
+            aclose = getattr(chars, "aclose", None)
+            if aclose is not None:
+                await aclose()

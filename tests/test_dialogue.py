@@ -1,0 +1,168 @@
+"""Dialogue turns: the book's speakers recorded, a person's words said to a character, and the
+character's answer written by the real model as one closed, attributed quotation."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine import Conversation
+from engine.dialogue import (
+    CLOSE,
+    MAX_NAME,
+    MAX_WORDS,
+    OPEN,
+    SPEAKERS,
+    Address,
+    Answer,
+    DialogueError,
+    SpeechEnd,
+    read_cast,
+    said_line,
+)
+from engine.modelfolder import BUNDLED_MODEL
+from train.speakers import count_speakers
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
+ALICE = read_cast(BUNDLED_MODEL)
+QUESTIONS = ["Who are you?", "Why is a raven like a writing-desk?", "Where are you going", "I am lost.",
+             "What is the time?", "Will you play croquet with me?", "Do you like tea", "How old are you?",
+             "Can you help me find the rabbit?", "Why are you so cross?"]
+
+
+def test_speakers_are_names_beside_speech_verbs() -> None:
+    text = ("“Off with her head!” the Queen shouted. “Nonsense,” said Alice. “Come on,” said the Mock Turtle. "
+            "“I know,” she said. “So,” said Alice. “Well,” So Alice said. “Yes,” said the King.")
+    counts = count_speakers([text])
+    assert counts == {"Alice": 2, "the Queen": 1, "the Mock Turtle": 1, "the King": 1}
+
+
+def test_the_bundled_alice_knows_who_speaks_in_its_book() -> None:
+    assert ALICE.names[0] == "Alice" and not ALICE.note
+    assert {"the Hatter", "the Queen", "the Mock Turtle", "the March Hare", "the Gryphon"} <= set(ALICE.names)
+    assert not {"She", "He", "I", "So Alice"} & set(ALICE.names)
+    assert ALICE.find("hatter") == "the Hatter" and ALICE.find("The MOCK turtle") == "the Mock Turtle"
+    assert ALICE.find("the Dragon") == "the Dragon"  # anyone may be addressed
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus folder {CORPUS} is absent")
+def test_the_speakers_record_is_rebuilt_from_the_books_config_names(tmp_path) -> None:
+    folder = tmp_path / "alice"
+    shutil.copytree(BUNDLED_MODEL, folder)
+    (folder / SPEAKERS).unlink()
+    done = subprocess.run([sys.executable, "-m", "train.speakers", str(folder)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((folder / SPEAKERS).read_text()) == json.loads((BUNDLED_MODEL / SPEAKERS).read_text())
+
+
+def test_a_bad_speakers_record_says_so_and_offers_nobody(tmp_path) -> None:
+    assert read_cast(tmp_path).note.startswith("this model has no speakers.json")
+    (tmp_path / SPEAKERS).write_text("{not json")
+    assert "cannot be read" in read_cast(tmp_path).note and read_cast(tmp_path).names == []
+    (tmp_path / SPEAKERS).write_text(json.dumps({"speakers": [["<@123>", 5], ["x" * 100, 3], ["the Owl", 2]]}))
+    assert read_cast(tmp_path).names == ["the Owl"]  # mentions and overlong names are dropped
+    (tmp_path / SPEAKERS).write_bytes(b" " * 300_000)
+    assert "over" in read_cast(tmp_path).note
+
+
+@pytest.mark.parametrize(("words", "character", "speaker", "message"), [
+    ("", "the Hatter", None, "the question is empty"),
+    ("   ", "the Hatter", None, "the question is empty"),
+    ("hi", "", None, "a character's name is empty"),
+    ("hi", "x" * (MAX_NAME + 140), None, "at most 60"),
+    ("hi", "the “Hatter”", None, "quotation marks"),
+    ("hi", "<@1100000000000000021>", None, "quotation marks, @"),
+    ("hi", "@everyone", None, "@"),
+    ("x" * 5000, "the Hatter", None, f"at most {MAX_WORDS:,}"),
+    ("hi", "alice", None, "you speak as Alice"),
+    ("hi", "the Hatter", '"you"', "quotation marks"),
+])
+def test_bad_turns_are_one_line_each(words, character, speaker, message) -> None:
+    with pytest.raises(DialogueError, match=re.escape(message)) as caught:
+        Address.of(words, character, ALICE, speaker)
+    assert "\n" not in str(caught.value)
+
+
+def test_the_persons_words_are_their_speakers_line() -> None:
+    assert said_line("Who are you?", "Alice") == "\n\n“Who are you?” said Alice."
+    assert said_line("I like tea.", "Alice") == "\n\n“I like tea,” said Alice."
+    assert said_line("hello there", "I") == "\n\n“hello there,” said I."  # as typed
+
+
+def test_speech_ends_where_it_closes_or_the_engine_closes_it() -> None:
+    def run(text: str, sentences: int = 2) -> tuple[str, str]:
+        end = SpeechEnd(sentences)
+        shown = "".join(end.add(ch) for ch in text) + end.finish()
+        return shown, end.closed_by
+
+    assert run("no more, thank you,” said the hatter. and") == ("no more, thank you,”", "model")
+    assert run("one. two. three.") == ("one. two.”", "sentences")
+    assert run("one.\nwrapped line. two") == ("one.\nwrapped line.”", "sentences")  # a line wrap is no break
+    assert run("one\n\nnarration") == ("one”", "paragraph")
+    assert run("never closed") == ("never closed”", "stream")
+
+
+def answers(gen, character: str, count: int, framing: str = "before", **options) -> tuple[Conversation, list[Answer]]:
+    story, done = Conversation.of("alice was beginning to get very tired of sitting by her sister"), []
+    for i, question in enumerate(QUESTIONS[:count]):
+        answer = Answer(gen, story, Address.of(question, character, ALICE), framing, rng_seed=i, **options)
+        assert "".join(answer) == answer.text
+        done.append(answer)
+    return story, done
+
+
+@pytest.mark.parametrize("best_of", [1, 2])
+def test_answers_are_the_characters_closed_quoted_speech(int8_gen, best_of) -> None:
+    for character in ("the Hatter", "the Dragon"):
+        story, done = answers(int8_gen, character, 10, best_of=best_of)
+        shape = re.compile(rf"\n\n{re.escape(character[0].upper() + character[1:])} said, {OPEN}[^{OPEN}{CLOSE}\"]+"
+                           rf"[{CLOSE}\"]")
+        for answer in done:
+            assert shape.fullmatch(answer.text), answer.text
+            assert answer.text.count(OPEN) == 1 and answer.end.closed_by
+        assert story.text.endswith(done[-1].text)  # the story holds exactly what was shown, turn by turn
+        assert sum(a.end.closed_by == "model" for a in done) >= 5  # the model closes most speech itself
+
+
+def test_the_books_framing_names_the_character_after_the_first_words(int8_gen) -> None:
+    for character in ("the Hatter", "the Dragon"):
+        story, done = answers(int8_gen, character, 8, "after", best_of=2)
+        shape = re.compile(rf"\n\n{OPEN}[^{OPEN}{CLOSE}\"]+[{CLOSE}\"] said {character}[^{OPEN}{CLOSE}]*"
+                           rf"(?:{OPEN}[^{OPEN}{CLOSE}]*[{CLOSE}\"])?")
+        for answer in done:
+            assert shape.fullmatch(answer.text), answer.text
+        assert f"said Alice to {character}." in story.text and story.text.endswith(done[-1].text)
+
+
+def test_the_same_seed_gives_the_same_answer_and_the_story_goes_on_from_it(int8_gen) -> None:
+    first = answers(int8_gen, "the Queen", 3)[0]
+    again = answers(int8_gen, "the Queen", 3)[0]
+    assert first.text == again.text
+    said = [t.text for t in first.turns]
+    assert len(said) == 7 and said[5] == "\n\n“Where are you going,” said Alice."
+    assert said[1] == "\n\n“Who are you?” said Alice." and said[2].startswith("\n\nThe Queen said, “")
+
+
+def test_the_character_goes_on_without_new_words(int8_gen) -> None:
+    story, done = answers(int8_gen, "the Hatter", 1)
+    before = story.text
+    again = Answer(int8_gen, story, done[0].address.going_on(), rng_seed=9)
+    text = "".join(again)
+    assert story.text == before + text and text.startswith("\n\nThe Hatter said, “") and "said Alice" not in text
+
+
+def test_a_reader_that_stops_early_leaves_what_was_shown_in_the_story(int8_gen) -> None:
+    story = Conversation()
+    answer = Answer(int8_gen, story, Address.of("Who are you?", "the Hatter", ALICE), rng_seed=1)
+    pieces = iter(answer)
+    shown = next(pieces) + next(pieces)
+    pieces.close()
+    assert story.text.endswith(shown) and answer.text == shown

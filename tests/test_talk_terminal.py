@@ -1,0 +1,118 @@
+"""Talking to a character in the terminal: /talk lists the book's characters and picks one; each
+line is then said to them and they answer (Enter: they go on); /retry, /undo, /save and /show work on
+dialogue turns; bad turns are one line each and leave the story as it was; `--talk NAME` answers once.
+The real bundled model in a pseudo-terminal and as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_story_terminal import ROOT, answered, spawn_terminal
+
+from bot.terminal.session import PROMPT
+
+FAST = {"ALICE_BEST_OF": "2"}  # these tests are about the turns, not best-of
+
+
+def test_real_terminal_talks_to_a_character(tmp_path: Path):
+    pexpect = pytest.importorskip("pexpect")
+    child = spawn_terminal(pexpect, tmp_path, 40, FAST)
+
+    def answer(keys: str) -> None:  # the Hatter's answer, then a blank line and the prompt
+        child.send(keys)
+        child.expect_exact("The Hatter said, \u201c")
+        child.expect_exact("\u201d\r\n\r\n")
+        child.expect_exact(PROMPT.strip())
+
+    def saved(name: str) -> str:
+        answered(child, f"/save {name}\r", "saved the story")
+        return (tmp_path / name).read_text()
+
+    try:
+        child.expect_exact(PROMPT.strip())
+        answered(child, "/talk\r", "characters of this book: Alice, ")
+        answered(child, "/seed 3\r", "random seed = 3")
+        answered(child, "/talk hatter\r", "talking to the Hatter")
+        answer("Who are you?\r")
+        one = saved("one.txt")
+        assert one.startswith("\n\n\u201cWho are you?\u201d said Alice.\n\nThe Hatter said, \u201c")
+        answer("\r")  # Enter: the Hatter goes on
+        two = saved("two.txt")
+        assert two.startswith(one.rstrip("\n")) and two.count("The Hatter said") == 2
+        answer("/retry\r")
+        retried = saved("retried.txt")
+        assert retried.startswith(one.rstrip("\n")) and retried != two
+        answered(child, "/undo\r", "took back the last answer")
+        assert saved("undone.txt") == one
+        for bad, said in [("/talk alice\r", "you speak as Alice"), ('/talk "x"\r', "may not hold quotation marks"),
+                          ("/talk " + "x" * 200 + "\r", "200 characters long; at most 60"),
+                          ("y" * 5000 + "\r", "that is 5,000 characters; say it in at most 2,000")]:
+            answered(child, bad, said)
+        assert saved("still.txt") == one  # refused turns change nothing
+        answered(child, "/show\r", "Who are you?")
+        answered(child, "/undo\r", "took back the last answer")
+        answered(child, "/undo\r", "took back the last line")
+        answered(child, "/talk off\r", "back to the story")
+        child.send("the end\r")
+        child.expect_exact("\r\n\r\n")
+        child.expect_exact(PROMPT.strip())
+        assert "The Hatter said" not in saved("story.txt")
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+
+
+def test_talk_lists_nobody_for_a_model_without_a_record_but_talks_to_anyone(tmp_path: Path):
+    pexpect = pytest.importorskip("pexpect")
+    model = tmp_path / "plain"
+    bundled = ROOT / "engine" / "models" / "alice"
+    model.mkdir()
+    for part in bundled.iterdir():
+        if part.is_file() and part.name != "speakers.json":
+            (model / part.name).symlink_to(part)
+    child = spawn_terminal(pexpect, tmp_path, 40, {**FAST, "ALICE_MODEL": str(model)})
+    try:
+        child.expect_exact(PROMPT.strip())
+        answered(child, "/talk\r", "no characters are recorded: this model has no speakers.json")
+        answered(child, "/talk the Griffin\r", "talking to the Griffin")
+        child.send("Hello!\r")
+        child.expect_exact("The Griffin said, \u201c")
+        child.expect_exact(PROMPT.strip())
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+
+
+def run_alice(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALICE_", "DISCORD_"))}
+    env.update(PYTHONPATH=str(ROOT), **FAST)
+    return subprocess.run([sys.executable, "-m", "bot", "--device", "cpu", *args], input=stdin, env=env,
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def test_talk_one_shot_prints_one_answer_and_one_per_piped_line():
+    once = run_alice("--talk", "hatter", "--seed", "Who are you?", "--rng-seed", "1")
+    assert once.returncode == 0, once.stderr
+    assert once.stdout.startswith("The Hatter said, \u201c") and once.stdout.endswith("\u201d\n")
+    piped = run_alice("--talk", "the Queen", "--rng-seed", "1", stdin="Who are you?\nWhy?\n")
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.count("The Queen said, \u201c") == 2 and len(piped.stdout.splitlines()) >= 2
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--talk", "", "--seed", "hi"], "a character's name is empty"),
+    (["--talk", "<@123>", "--seed", "hi"], "may not hold quotation marks, @"),
+    (["--talk", "hatter", "--seed", "   "], "the question is empty"),
+])
+def test_talk_one_shot_refuses_bad_turns_in_one_line(args, said):
+    done = run_alice(*args)
+    assert done.returncode == 2 and done.stdout == ""
+    assert said in done.stderr and done.stderr.count("\n") == 1
