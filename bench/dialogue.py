@@ -50,14 +50,13 @@ OPENING = "alice was beginning to get very tired of sitting by her sister on the
 OUTSIDER = "the Dragon"
 
 
-def ask_all(gen: Generator, character: str, best_of: int, questions: list[str],
-            framing: str) -> tuple[list[Answer], list[str]]:
+def ask_all(gen: Generator, character: str, best_of: int, questions: list[str]) -> tuple[list[Answer], list[str]]:
     """The answers to `questions` asked one after another in one story, and the story before each answer
     (the person's line included: where a plain continuation would go on from)."""
     story, done, before = Conversation.of(OPENING), [], []
     cast = read_cast(BUNDLED_MODEL)
     for i, question in enumerate(questions):
-        answer = Answer(gen, story, Address.of(question, character, cast), framing, rng_seed=i, best_of=best_of)
+        answer = Answer(gen, story, Address.of(question, character, cast), rng_seed=i, best_of=best_of)
         "".join(answer)
         done.append(answer)
         before.append(story.text[: len(story.text) - len(answer.text)])
@@ -65,11 +64,7 @@ def ask_all(gen: Generator, character: str, best_of: int, questions: list[str],
 
 
 def attributed(answer: Answer) -> bool:
-    """The named character's quotation, closed: `The Hatter said, “...”` or `“...,” said the Hatter...`."""
-    if answer.framing == "after":
-        named = re.match(rf"\n\n{OPEN}[^{OPEN}{CLOSE}]+[{CLOSE}\"] said {re.escape(answer.address.character)}\b",
-                         answer.text)
-        return bool(named) and answer.text.count(OPEN) == answer.text.count(CLOSE)
+    """The named character's quotation, closed: `The Hatter said, “...”` and nothing else."""
     opening = answer_opening(answer.address.character)
     speech = answer.text[len(opening):]
     return (answer.text.startswith(opening) and speech[-1:] in (CLOSE, '"')
@@ -87,7 +82,7 @@ def continuations(gen: Generator, contexts: list[str], answers: list[Answer], be
             for i, (context, answer) in enumerate(zip(contexts, answers, strict=True))]
 
 
-def speed(gen: Generator, best_of: int, streams: int, framing: str) -> tuple[float, float]:
+def speed(gen: Generator, best_of: int, streams: int) -> tuple[float, float]:
     """(chars/s of answer text per stream, median ms from the question to the speech's first character)."""
     cast = read_cast(BUNDLED_MODEL)
     chars, firsts = [0] * streams, [0.0] * streams
@@ -95,7 +90,7 @@ def speed(gen: Generator, best_of: int, streams: int, framing: str) -> tuple[flo
     def one(i: int) -> None:
         story = Conversation.of(OPENING)
         start = time.perf_counter()
-        pieces = iter(Answer(gen, story, Address.of(QUESTIONS[i % 20], "the Hatter", cast), framing, rng_seed=i,
+        pieces = iter(Answer(gen, story, Address.of(QUESTIONS[i % 20], "the Hatter", cast), rng_seed=i,
                              best_of=best_of))
         chars[i] = len(next(pieces))
         for piece in pieces:
@@ -117,22 +112,19 @@ def main() -> int:
     parser.add_argument("--best-of", type=int, default=None, help="K (default: the product's)")
     parser.add_argument("--questions", type=int, default=20, help="questions per character (up to 20)")
     parser.add_argument("--quick", action="store_true", help="5 questions a character, no 16-stream run")
-    parser.add_argument("--framing", choices=("before", "after"), default="after",
-                        help="the attribution before the speech or after its first part (engine/dialogue.py)")
     args = parser.parse_args()
     best_of = args.best_of or default_best_of()
     questions = QUESTIONS[: 5 if args.quick else args.questions]
     cast = read_cast(BUNDLED_MODEL)
     characters = [name for name in cast.names if name != cast.default_speaker()][:5] + [OUTSIDER]
-    print(f"CPU: {cpu_description()}; load {load_average()}; best of {best_of}; {len(questions)} questions each; "
-          f"framing {args.framing}")
+    print(f"CPU: {cpu_description()}; load {load_average()}; best of {best_of}; {len(questions)} questions each")
     python = judge_python()
     recase = Recaser((CORPUS / "wonderland.txt").read_text(encoding="utf-8-sig")) if CORPUS.is_dir() else None
     all_answers, contexts, rows = [], [], []
     with Generator(BUNDLED_MODEL) as gen:
         for character in characters:
             started = time.perf_counter()
-            answers, before = ask_all(gen, character, best_of, questions, args.framing)
+            answers, before = ask_all(gen, character, best_of, questions)
             all_answers += answers
             contexts += before
             ways = Counter(a.end.closed_by for a in answers)
@@ -157,11 +149,11 @@ def main() -> int:
                   f"linked ({story.judged} judged, full parse {story.full_parse:.1%}), pairs {story.pairs:.3f}")
         else:
             print("judge: not run (needs python3-link-grammar and ../shared/corpus)")
-        one = speed(gen, best_of, 1, args.framing)
+        one = speed(gen, best_of, 1)
         print(f"speed: 1 stream {one[0]:,.0f} chars/s, first character of speech {one[1]:.0f} ms; "
               f"load {load_average()}")
         if not args.quick:
-            many = speed(gen, best_of, 16, args.framing)
+            many = speed(gen, best_of, 16)
             print(f"speed: 16 streams, the slowest {many[0]:,.0f} chars/s, first character (median) {many[1]:.0f} ms")
     return 0
 

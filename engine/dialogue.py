@@ -201,105 +201,40 @@ class SpeechEnd:
         return "" if self.done else self._close(CLOSE, "stream")
 
 
-class TailEnd:
-    """What follows the engine's attribution in the book's way (`“...,” said the Hatter`): the model's
-    own words to the attribution's sentence end (`, in a low voice.`), where the answer ends unless an
-    opening quotation mark follows: then the speech goes on (`. “...”`) to its close (a SpeechEnd)."""
-
-    def __init__(self, sentences: int) -> None:
-        self.sentences, self.text, self.held, self.done = sentences, [], "", False
-        self.speech: SpeechEnd | None = None
-
-    def add(self, char: str) -> str:
-        if self.done:
-            return ""
-        if self.speech is not None:
-            piece = self.speech.add(char)
-            self.done = self.speech.done
-            return piece
-        ended = bool(self.text) and is_sentence_end(self.text, len(self.text))
-        if char == OPEN:
-            self.speech = SpeechEnd(self.sentences)
-            return self._show(self.held + char)
-        if char.isspace():
-            if "\n" in self.held and char == "\n":
-                return self._end(ended)
-            self.held += char
-            return ""
-        if ended and self.held or len(self.text) > 120:  # the attribution's sentence is over
-            return self._end(ended)
-        return self._show(self.held + char)
-
-    def _show(self, piece: str) -> str:
-        self.held = ""
-        self.text.extend(piece)
-        return piece
-
-    def _end(self, ended: bool) -> str:
-        self.done = True
-        return "" if ended else "."
-
-    def finish(self) -> str:
-        if self.done:
-            return ""
-        self.done = True
-        return self.speech.finish() if self.speech is not None else ("" if self.text and is_sentence_end(
-            self.text, len(self.text)) else ".")
-
-
 class Answer:
     """A dialogue turn, taken as it is read: iterating adds the person's line to `story`, streams the
     character's answer (the opening, the model's speech, the close) and adds it to `story` as shown,
     also when the reader stops early. `options` are Generator.stream's (sampling, best_of, rng_seed...);
     `end` says afterwards how the speech ended."""
 
-    def __init__(self, generator: Generator, story: Conversation, address: Address, framing: str = "before",
-                 **options: Any) -> None:
+    def __init__(self, generator: Generator, story: Conversation, address: Address, **options: Any) -> None:
         self.generator, self.story, self.address, self.options = generator, story, address, options
-        self.framing = framing  # "before": `The Hatter said, “...”`; "after": `“...,” said the Hatter.`
         self.end = SpeechEnd(address.sentences)
         self.text = ""  # the answer as shown, once read
-        self.turns = 1  # story turns the answer stands in while it is written
 
     def __iter__(self) -> Iterator[str]:
         shown = self._begin()
         try:
             yield shown[0]
             yield from self._stream(self.end, shown)
-            if self.framing == "after":
-                yield self._attribute(shown)
-                yield from self._stream(self._tail(), shown)
         finally:
             self._finish(shown)
 
     def _begin(self) -> list[str]:
         """The person's line and the opening added to the story; the pieces shown so far."""
-        story, address, after = self.story, self.address, self.framing == "after"
+        story, address = self.story, self.address
         if address.words:
-            line = said_line(address.words, address.speaker)
-            story.add(line[:-1] + f" to {address.character}." if after else line, PERSON)
-        opening = f"\n\n{OPEN}" if after else answer_opening(address.character)
-        self.turns = 1
+            story.add(said_line(address.words, address.speaker), PERSON)
+        opening = answer_opening(address.character)
         story.add(opening, MODEL)
         return [opening]
 
-    def _attribute(self, shown: list[str]) -> str:
-        attribution = f" said {self.address.character}"
-        shown.append(attribution)
-        self.story.add("".join(shown[1:]), MODEL)  # the speech and the attribution, for the model to read
-        self.turns += 1
-        return attribution
-
-    def _tail(self) -> TailEnd:
-        return TailEnd(max(1, self.address.sentences - self.end.ended))
-
     def _finish(self, shown: list[str]) -> None:
-        for _ in range(self.turns):
-            self.story.undo()  # the pieces added for the model to read: the answer is one turn
+        self.story.undo()  # the opening, added alone for the model to read: the answer is one turn
         self.text = "".join(shown)
         self.story.add(self.text, MODEL)
 
-    def _stream(self, end: SpeechEnd | TailEnd, shown: list[str]) -> Iterator[str]:
+    def _stream(self, end: SpeechEnd, shown: list[str]) -> Iterator[str]:
         """The model's characters after the story as it stands, through `end`, until it is done."""
         chars = self.generator.stream(self.story, MAX_ANSWER + 40, exact=True, **self.options)
         try:
@@ -330,14 +265,10 @@ class AsyncAnswer(Answer):
             yield shown[0]
             async for piece in self._astream(self.end, shown):
                 yield piece
-            if self.framing == "after":
-                yield self._attribute(shown)
-                async for piece in self._astream(self._tail(), shown):
-                    yield piece
         finally:
             self._finish(shown)
 
-    async def _astream(self, end: SpeechEnd | TailEnd, shown: list[str]) -> AsyncIterator[str]:
+    async def _astream(self, end: SpeechEnd, shown: list[str]) -> AsyncIterator[str]:
         chars = self.generator.astream(self.story, MAX_ANSWER + 40, exact=True, **self.options)
         try:
             async for chunk in chars:

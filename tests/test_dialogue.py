@@ -110,10 +110,10 @@ def test_speech_ends_where_it_closes_or_the_engine_closes_it() -> None:
     assert run("never closed") == ("never closed”", "stream")
 
 
-def answers(gen, character: str, count: int, framing: str = "before", **options) -> tuple[Conversation, list[Answer]]:
+def answers(gen, character: str, count: int, **options) -> tuple[Conversation, list[Answer]]:
     story, done = Conversation.of("alice was beginning to get very tired of sitting by her sister"), []
     for i, question in enumerate(QUESTIONS[:count]):
-        answer = Answer(gen, story, Address.of(question, character, ALICE), framing, rng_seed=i, **options)
+        answer = Answer(gen, story, Address.of(question, character, ALICE), rng_seed=i, **options)
         assert "".join(answer) == answer.text
         done.append(answer)
     return story, done
@@ -130,16 +130,6 @@ def test_answers_are_the_characters_closed_quoted_speech(int8_gen, best_of) -> N
             assert answer.text.count(OPEN) == 1 and answer.end.closed_by
         assert story.text.endswith(done[-1].text)  # the story holds exactly what was shown, turn by turn
         assert sum(a.end.closed_by == "model" for a in done) >= 5  # the model closes most speech itself
-
-
-def test_the_books_framing_names_the_character_after_the_first_words(int8_gen) -> None:
-    for character in ("the Hatter", "the Dragon"):
-        story, done = answers(int8_gen, character, 8, "after", best_of=2)
-        shape = re.compile(rf"\n\n{OPEN}[^{OPEN}{CLOSE}\"]+[{CLOSE}\"] said {character}[^{OPEN}{CLOSE}]*"
-                           rf"(?:{OPEN}[^{OPEN}{CLOSE}]*[{CLOSE}\"])?")
-        for answer in done:
-            assert shape.fullmatch(answer.text), answer.text
-        assert f"said Alice to {character}." in story.text and story.text.endswith(done[-1].text)
 
 
 def test_the_same_seed_gives_the_same_answer_and_the_story_goes_on_from_it(int8_gen) -> None:
