@@ -163,10 +163,13 @@ class Address:
 class SpeechEnd:
     """Where a quoted answer ends, fed the model's characters one by one: at its closing quotation
     mark; or, closed by the engine, at a paragraph break, after `sentences` sentences, or at
-    MAX_ANSWER characters. White space is held back until a word follows it (never taken back)."""
+    MAX_ANSWER characters. White space is held back until a word follows it (never taken back).
+    `capital`: the speech's first letter is shown as a capital (in the book's case an answer starts a
+    sentence; the re-caser reads `said, “` as a quotation resumed mid-sentence)."""
 
-    def __init__(self, sentences: int) -> None:
+    def __init__(self, sentences: int, capital: bool = False) -> None:
         self.sentences, self.text, self.held, self.done = sentences, [], "", False
+        self.capital = capital  # until the first letter is shown
         self.ended = 0  # sentences ended so far
         self.closed_by = ""  # once done: "model", "sentences", "paragraph", "length" or "stream"
 
@@ -187,6 +190,8 @@ class SpeechEnd:
                     return self._close(CLOSE, "sentences")
             self.held += char
             return ""
+        if self.capital and char.isalpha():
+            char, self.capital = char.upper(), False
         shown, self.held = self.held + char, ""
         self.text.extend(shown)
         return shown
@@ -209,7 +214,9 @@ class Answer:
 
     def __init__(self, generator: Generator, story: Conversation, address: Address, **options: Any) -> None:
         self.generator, self.story, self.address, self.options = generator, story, address, options
-        self.end = SpeechEnd(address.sentences)
+        sampling = options.get("sampling")
+        case = options.get("case") or (sampling.case if sampling is not None else "book")
+        self.end = SpeechEnd(address.sentences, capital=case == "book")
         self.text = ""  # the answer as shown, once read
 
     def __iter__(self) -> Iterator[str]:

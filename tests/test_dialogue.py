@@ -156,3 +156,24 @@ def test_a_reader_that_stops_early_leaves_what_was_shown_in_the_story(int8_gen) 
     shown = next(pieces) + next(pieces)
     pieces.close()
     assert story.text.endswith(shown) and answer.text == shown
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_answers_in_every_precision_keep_to_the_lexicon_and_the_books_case(loaded, precision) -> None:
+    """Best-of, the word guide and printed case apply inside answers as in any stream."""
+    import torch
+
+    from engine import Generator
+    from engine.steps.build import unavailable
+
+    if unavailable(precision, torch.device("cpu")):
+        pytest.skip(f"{precision}: {unavailable(precision, torch.device('cpu'))}")
+    known = set(loaded.lexicon.counts)
+    with Generator(loaded, precision=precision) as gen:
+        story, done = answers(gen, "the Hatter", 4, best_of=4, words="lexicon")
+    for answer in done:
+        speech = answer.text.split(OPEN, 1)[1]
+        assert speech[:1].isupper() or not speech[:1].isalpha(), answer.text  # a sentence starts with a capital
+        words = re.findall(r"[^\W\d_]+(?:['’][^\W\d_]+)*", speech.lower())
+        assert words and all(w in known for w in words), (words, answer.text)
+        assert not re.search(r"\bi\b", speech), answer.text  # "I", never "i"
