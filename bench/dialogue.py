@@ -71,9 +71,12 @@ def attributed(answer: Answer) -> bool:
             and not re.search(f"[{OPEN}{CLOSE}\"]", speech[:-1]))
 
 
-def speech(answer: Answer) -> str:
-    """The answer as the judge reads it: whole, attribution included (as the story's dialogue is read)."""
-    return answer.text.strip()
+def opening_and_speech(answer: Answer) -> tuple[str, str]:
+    """The engine's opening (`The Hatter said, “`) and the model's words after it. The judge reads each
+    sentence whole, opening included (as the story's dialogue is read); word pairs count the model's
+    words only (the opening, the same in every answer, would count as repeats)."""
+    opening = answer_opening(answer.address.character).lstrip()
+    return opening, answer.text.strip()[len(opening):]
 
 
 def continuations(gen: Generator, contexts: list[str], answers: list[Answer], best_of: int) -> list[str]:
@@ -140,7 +143,8 @@ def main() -> int:
               f"{sum(a.end.closed_by == 'model' for a in all_answers) / total:.1%} closed by the model itself, "
               f"{sum(a.end.closed_by == 'sentences' for a in all_answers) / total:.1%} at the sentence limit")
         if python and recase:
-            said = figures([speech(a) for a in all_answers], [""] * total, recase, python, endings=False)
+            openings, speeches = zip(*map(opening_and_speech, all_answers), strict=True)
+            said = figures(list(speeches), list(openings), recase, python, endings=False)
             some = len(questions) * 2
             texts = continuations(gen, contexts[:some], all_answers[:some], best_of)
             story = figures(texts, [""] * len(texts), recase, python, endings=False)

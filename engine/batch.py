@@ -41,35 +41,52 @@ class RowEnd:
 
 
 @dataclass(eq=False)
-class Request:
-    """One stream's slot: what to generate and where its text goes."""
+class Row:
+    """What every row of the batch has: what it reads, how it samples, where its text goes, and its
+    Ending, built by whoever makes the row (a stream: its length; a best-of candidate: its sentence)."""
 
     ids: list[int]  # read before writing: the prepared seed (or what `start` has not read yet)
-    length: int  # characters to generate: exactly, or a target (see engine/endings.py)
     sampling: Sampling
     rng: random.Random
     outbox: Outbox
-    exact: bool = True
+    ending: Ending
     start: RowState | None = None  # read `ids` from this state, not an empty one (with logits, ids may be [])
     on_end: Callable[[RowEnd], None] | None = None  # told how the row ended, before its reader is
     context: list[int] | None = None  # the last ids of the text before writing, for the word guide (None: ids)
-    cancelled: bool = False  # set by the reader; the worker drops the row at its next step
-    parent: Request | None = None  # a best-of-K candidate's stream (engine/sentences.py): dropped with it
-    logprob: float | None = None  # when set, the model's log-probability of each character written is added
     story: StoryLayout | None = None  # what layout its story allows (engine/layout.py; None: from what it reads)
     lead: int | None = 0  # white space written before its first letter (None: it has written a letter)
     tail: str = field(default="", init=False)  # the end of its text, for the layout guard
-    ending: Ending = field(init=False)
     primed: RowState | None = field(default=None, init=False)  # the state writing began from (for on_end)
     near: dict[int, RowState] = field(default_factory=dict, init=False)  # states at word ends the text may end at
 
-    def __post_init__(self) -> None:
-        self.ending = Ending(self.length, self.exact)
+    @property
+    def dropped(self) -> bool:
+        """Its reader left: the worker drops the row at its next step."""
+        raise NotImplementedError
+
+
+@dataclass(eq=False)
+class Request(Row):
+    """One stream's slot: a row of the batch, or (best-of) the stream its candidates write for."""
+
+    cancelled: bool = False  # set by the reader; the worker drops the row at its next step
 
     @property
     def dropped(self) -> bool:
-        """Its reader left (a candidate's: its stream's reader)."""
-        return self.cancelled or (self.parent is not None and self.parent.cancelled)
+        return self.cancelled
+
+
+@dataclass(eq=False)
+class Candidate(Row):
+    """One of a best-of-K round's candidates for its stream's next sentence (engine/sentences.py):
+    dropped with its stream; the model's log-probability of each character it writes is added up."""
+
+    parent: Request | None = None
+    logprob: float = 0.0
+
+    @property
+    def dropped(self) -> bool:
+        return self.parent is not None and self.parent.cancelled
 
 
 class Batch:
@@ -78,12 +95,12 @@ class Batch:
     `cancelled`."""
 
     def __init__(self, model_step: Step, vocab: Vocab, device: torch.device,
-                 finished: Callable[[Request], None], guide: WordGuide | None = None) -> None:
+                 finished: Callable[[Row], None], guide: WordGuide | None = None) -> None:
         self.model_step = model_step
         self.vocab, self.device = vocab, device
         self.finished = finished  # told of every stream that wrote its last character or failed
         self.cancelled = False  # a reader left since the worker last looked: drop its row (set by readers)
-        self.rows: list[Request] = []
+        self.rows: list[Row] = []
         self.last_tick = -WAKE_INTERVAL  # when the readers were last woken
         self.settings = RowSettings([])
         self.scored = False  # some row wants the log-probabilities of what it writes
@@ -93,7 +110,7 @@ class Batch:
         self.words = np.zeros(0, dtype=np.int32)  # each row's place in the guide (OFF: a free row)
         self.layout = LayoutGuard(vocab)  # what each row may not write next, to stay prose (engine/layout.py)
 
-    def admit(self, requests: list[Request]) -> None:
+    def admit(self, requests: list[Row]) -> None:
         """Prime the newcomers on their ids (together, see `prime`), then add their rows. A request
         whose start state has logits and nothing left to read starts writing from it at once."""
         requests = [r for r in requests if not r.dropped]
@@ -138,10 +155,10 @@ class Batch:
             state, start, active = (state[0][:, :still].contiguous(), state[1][:, :still].contiguous()), end, still
         return torch.stack(logits), torch.stack(h, 1), torch.stack(c, 1)
 
-    def _prime_once(self, reading: list[Request]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _prime_once(self, reading: list[Row]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """`prime`, reading each distinct (ids, start) once: best-of-K candidates start alike."""
         places: dict[tuple, int] = {}
-        unique: list[Request] = []
+        unique: list[Row] = []
         which = []
         for request in reading:
             place = places.setdefault((tuple(request.ids), id(request.start)), len(unique))
@@ -181,7 +198,7 @@ class Batch:
             self.last_tick = now
         going = np.ones(len(self.rows), dtype=bool)
         for row, (request, i) in enumerate(zip(self.rows, ids.tolist(), strict=True)):
-            if request.logprob is not None:
+            if logprobs is not None and isinstance(request, Candidate):
                 request.logprob += float(logprobs[row])
             char = chars[i]
             request.tail, request.lead = (request.tail + char)[-TAIL_CHARS:], next_lead(request.lead, char)
@@ -215,7 +232,7 @@ class Batch:
         self.words = self.words[going]
         self._set_rows([r for r, g in zip(self.rows, going.tolist(), strict=True) if g])
 
-    def fail(self, joining: list[Request], exc: BaseException) -> None:
+    def fail(self, joining: list[Row], exc: BaseException) -> None:
         """End every row, and the streams about to join, with `exc`."""
         for request in [*self.rows, *joining]:
             request.outbox.put(error=exc)
@@ -223,7 +240,7 @@ class Batch:
         self._set_rows([])
         self.words = self.words[:0]
 
-    def _row_end(self, request: Request, row: int) -> RowEnd:
+    def _row_end(self, request: Row, row: int) -> RowEnd:
         """The row's final state for its `on_end`: the one that has read (nearly) all it kept."""
         ending = request.ending
         kept = ending.kept
@@ -244,24 +261,24 @@ class Batch:
         h, c = self.state
         return RowState(h[:, row].clone(), c[:, row].clone(), self.logits[row].clone())
 
-    def _word_start(self, request: Request) -> int:
+    def _word_start(self, request: Row) -> int:
         """Where a newcomer's text stands in the word guide (OFF for rows not kept to the lexicon, or
         with no lexicon to keep to: they stay there, and may write anything)."""
         if request.sampling.words != "lexicon" or self.guide is None:
             return OFF
         return self.guide.start(request.context if request.context is not None else request.ids)
 
-    def _layout_start(self, request: Request) -> None:
+    def _layout_start(self, request: Row) -> None:
         """A newcomer's place for the layout guard: the end of what it read, and what its story allows."""
         text = self.vocab.decode(request.context if request.context is not None else request.ids)
         request.tail = text[-TAIL_CHARS:]
         if request.story is None:
             request.story = StoryLayout.of(text)
 
-    def _set_rows(self, rows: list[Request]) -> None:
+    def _set_rows(self, rows: list[Row]) -> None:
         self.rows = rows
         self.settings = RowSettings([r.sampling for r in rows])
-        self.scored = any(r.logprob is not None for r in rows)
+        self.scored = any(isinstance(r, Candidate) for r in rows)
 
 
 def _logprobs(logits: np.ndarray, ids: np.ndarray) -> np.ndarray:

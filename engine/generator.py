@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from engine.batch import Batch, Request, RowEnd
+from engine.batch import Batch, Request, Row, RowEnd
 from engine.casing import Recaser
 from engine.conversation import Conversation, Snapshot, StateCache, plan, state_key
+from engine.endings import Ending
 from engine.lexicon import SEED_WINDOW
 from engine.model import flush_denormals
 from engine.modelfolder import LoadedModel, load_model_folder
@@ -158,8 +159,8 @@ class Generator:
     def _start(self, read: Conversation | tuple[str, list[int]], options: StreamOptions, recaser: Recaser | None,
                wake: Callable[[], None]) -> Request:
         """Join the worker's batch: as one row, or as a sentence's best-of candidates (engine/sentences.py)."""
-        request = Request([], options.length, options.sampling, random.Random(options.rng_seed), Outbox(wake),
-                          options.exact)
+        request = Request([], options.sampling, random.Random(options.rng_seed), Outbox(wake),
+                          Ending(options.length, options.exact))
         if isinstance(read, Conversation):  # looked up now, at the first read: the last turn has ended
             text = self._continue(read, request)
         else:
@@ -201,7 +202,7 @@ class _Worker:
 
     def __init__(self, model: LoadedModel | Path | str | None, device: str, precision: str) -> None:
         self.cond = threading.Condition()
-        self.joining: list[Request] = []
+        self.joining: list[Row] = []
         self.live: set[Request] = set()  # joining or in the batch, not finished, not cancelled
         self.closed = False
         # The worker loads the model and does every torch computation itself. Why: on CPU, a
@@ -232,20 +233,20 @@ class _Worker:
         if wait and self.thread is not threading.current_thread():
             self.thread.join()
 
-    def join(self, request: Request, rows: list[Request]) -> None:
+    def join(self, request: Request, rows: list[Row]) -> None:
         """A stream's first read: its rows (itself, or its first candidates) enter the batch at the
         worker's next step."""
         with self.cond:
             if self.closed:
                 raise GeneratorClosed("this Generator is closed")
-            if request.length == 0:
+            if request.ending.target == 0:
                 request.outbox.put(done=True)
                 return
             self.live.add(request)
             self.joining.extend(rows)
             self.cond.notify()
 
-    def enqueue(self, rows: list[Request]) -> None:
+    def enqueue(self, rows: list[Row]) -> None:
         """More rows of a stream already counted (a sentence's candidates) for the next step."""
         with self.cond:
             self.joining.extend(rows)

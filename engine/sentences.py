@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from engine.batch import Request, RowEnd, RowState
+from engine.batch import Candidate, Request, Row, RowEnd, RowState
 from engine.endings import is_sentence_end
 from engine.layout import StoryLayout
 from engine.lexicon import SEED_WINDOW
@@ -86,7 +86,7 @@ class _CandidateOutbox:
 class _Round:
     """One sentence's candidates and how far the stream had been read when they started."""
 
-    candidates: list[Request]
+    candidates: list[Candidate]
     read: int  # characters of the stream's text read by the round's starting state
     ends: list[RowState | None]  # each candidate's final state, once it has ended
     seen: set[tuple[str, str]]  # the story's word pairs (for the repetition penalty)
@@ -94,7 +94,7 @@ class _Round:
     finished: int = 0  # candidates that ended by themselves (a sentence end, a blank line, the cap)
     best: float = -math.inf  # the best score of those
 
-    def beaten(self, candidate: Request) -> bool:
+    def beaten(self, index: int) -> bool:
         """Whether a candidate still writing is out of the running: once half the round has
         ended, one whose log-probability per character so far (no repetition penalty: that only
         lowers a score) is below the best ended score by more than BEATEN_MARGIN. Length-fair: a long
@@ -102,6 +102,7 @@ class _Round:
         short, stock sentences. Decided from the round's own rows only, so batching changes nothing."""
         if self.finished < max(1, len(self.candidates) // QUORUM):
             return False
+        candidate = self.candidates[index]
         ending: SentenceEnding = candidate.ending
         return ending.ink > 0 and candidate.logprob / ending.ink < self.best - BEATEN_MARGIN
 
@@ -134,7 +135,7 @@ class SentenceWriter:
     no longer counts as active. Both are called in the worker thread (from a candidate's on_end)."""
 
     def __init__(self, stream: Request, best_of: int, vocab: Vocab, text_before: str,
-                 join: Callable[[list[Request]], None], finished: Callable[[Request], None]) -> None:
+                 join: Callable[[list[Row]], None], finished: Callable[[Request], None]) -> None:
         self.stream, self.best_of, self.vocab = stream, best_of, vocab
         self.history = text_before[-HISTORY_CHARS:]  # the story so far, for the repetition penalty
         self._join, self._finished = join, finished
@@ -145,30 +146,26 @@ class SentenceWriter:
         self._story: StoryLayout | None = None  # what layout the story allows (engine/layout.py): from its start
         self._lead: int | None = 0  # white space written before the first letter (None: a letter is written)
 
-    def first_round(self) -> list[Request]:
+    def first_round(self) -> list[Candidate]:
         """The first sentence's candidates: they read the stream's own ids (from its start state)."""
         stream = self.stream
         context = stream.context if stream.context is not None else stream.ids
         return self._candidates(stream.ids, stream.start, context, read=0)
 
-    def _candidates(self, ids: list[int], start: RowState | None, context: list[int], read: int) -> list[Request]:
+    def _candidates(self, ids: list[int], start: RowState | None, context: list[int], read: int) -> list[Candidate]:
         stream = self.stream
         # what the stream may still write: a whole sentence and the white space after it must fit, or
         # the stream's Ending would cut back to a word end before it sees the sentence end
         room = stream.ending.budget - stream.ending.written
         cap = min(MAX_SENTENCE, room)
         outbox = _CandidateOutbox(self._fail)
-        candidates = []
+        now = self._round = _Round([], read, [None] * self.best_of, set(word_pairs(self.history)))
         for index in range(self.best_of):
-            candidate = Request(list(ids), cap, stream.sampling, random.Random(stream.rng.getrandbits(64)), outbox,
-                                start=start, context=context, parent=stream, logprob=0.0, story=self._story,
-                                lead=self._lead)
-            candidate.on_end = partial(self._collect, index)
-            candidates.append(candidate)
-        now = self._round = _Round(candidates, read, [None] * len(candidates), set(word_pairs(self.history)))
-        for candidate in candidates:
-            candidate.ending = SentenceEnding(cap, partial(now.beaten, candidate))
-        return candidates
+            now.candidates.append(Candidate(
+                list(ids), stream.sampling, random.Random(stream.rng.getrandbits(64)), outbox,
+                SentenceEnding(cap, partial(now.beaten, index)), start=start, on_end=partial(self._collect, index),
+                context=context, story=self._story, lead=self._lead, parent=stream))
+        return list(now.candidates)
 
     def _fail(self, error: BaseException) -> None:
         if not self._failed:
@@ -194,7 +191,7 @@ class SentenceWriter:
         stream = self.stream
         index = max(range(len(now.candidates)), key=lambda i: self._score(now.candidates[i], now.seen))
         best, end_state = now.candidates[index], now.ends[index]
-        if not (best.ending.complete or stream.exact) and now.read > 0 and best.ending.cap < MAX_SENTENCE:
+        if not (best.ending.complete or stream.ending.exact) and now.read > 0 and best.ending.cap < MAX_SENTENCE:
             # no sentence ends within what the stream may still write: it ends at the last one
             kept = now.read - 1  # before the separator the last sentence ended with
             rest = stream.ending.finish(kept)
@@ -229,7 +226,7 @@ class SentenceWriter:
         context = self.vocab.encode(self.history[-SEED_WINDOW - 1:])
         self._join(self._candidates(self.vocab.encode(separator), end_state, context, read=read + 1))
 
-    def _score(self, candidate: Request, seen: set[tuple[str, str]]) -> float:
+    def _score(self, candidate: Candidate, seen: set[tuple[str, str]]) -> float:
         ending: SentenceEnding = candidate.ending
         if ending.dropped:
             return -math.inf
@@ -237,7 +234,7 @@ class SentenceWriter:
         value = score(candidate.logprob, text, seen)
         return value if ending.complete else value - 1e6  # a whole sentence beats one cut at the cap
 
-    def _stream_end(self, now: _Round, best: Request, read: int, end_state: RowState) -> RowEnd:
+    def _stream_end(self, now: _Round, best: Candidate, read: int, end_state: RowState) -> RowEnd:
         """The stream's end: a state that has read all it kept but the last `unread`."""
         ending = self.stream.ending
         kept = ending.kept
