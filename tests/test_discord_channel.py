@@ -10,7 +10,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from fake_discord import OTHER_USER_ID, OWNER_ID, ROLE_NAME, FakeDiscord, run_with_bot
+from discord_harness import run_with_bot
+from discord_wire import OTHER_USER_ID, OWNER_ID, ROLE_NAME
+from fake_discord import FakeDiscord
 from test_gutenberg import Mirror, mirror  # noqa: F401 (mirror: the fixture)
 from test_learn_discord import TINY, answer, learn_settings, never_pinged, status_until
 

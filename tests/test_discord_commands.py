@@ -11,14 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from fake_discord import (
-    APP_ID,
-    OTHER_USER_ID,
-    OWNER_ID,
-    FakeDiscord,
-    finished_reply,
-    run_with_bot,
-)
+from discord_harness import finished_reply, run_with_bot
+from discord_wire import APP_ID, OTHER_USER_ID, OWNER_ID
+from fake_discord import FakeDiscord
 
 from bot.discord_app.streaming_reply import render
 from bot.settings import Settings

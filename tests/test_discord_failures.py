@@ -7,7 +7,9 @@ import asyncio
 import logging
 
 import pytest
-from fake_discord import DROP, MESSAGE_ROUTE, TOKEN, FakeDiscord, bot_messages, finished_reply, run_with_bot
+from discord_harness import bot_messages, finished_reply, run_with_bot
+from discord_wire import DROP, MESSAGE_ROUTE, TOKEN
+from fake_discord import FakeDiscord
 
 from bot.discord_app.streaming_reply import CURSOR, STOPPED, STOPPED_WRITING, render
 

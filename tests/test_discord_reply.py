@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from fake_discord import CHANNEL_ID, MESSAGE_ROUTE, FakeDiscord, finished_reply, rate_limited, run_with_bot
+from discord_harness import finished_reply, run_with_bot
+from discord_wire import CHANNEL_ID, MESSAGE_ROUTE, rate_limited
+from fake_discord import FakeDiscord
 
 from bot.discord_app.streaming_reply import CURSOR, MESSAGE_LIMIT, render
 

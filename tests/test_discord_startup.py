@@ -11,7 +11,8 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
-from fake_discord import TOKEN, FakeDiscord
+from discord_wire import TOKEN
+from fake_discord import FakeDiscord
 
 from bot.discord_app.alice_bot import command_name, discord_endpoints, main
 from bot.settings import Settings

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
-from fake_discord import BOT_ID, CHANNEL_ID, OTHER_USER_ID, USER_ID, FakeDiscord, run_with_bot, running_bot
+from discord_harness import run_with_bot, running_bot
+from discord_wire import BOT_ID, CHANNEL_ID, OTHER_USER_ID, USER_ID
+from fake_discord import FakeDiscord
 
 from bot.discord_app.story_teller import NOT_YOURS
 from bot.discord_app.streaming_reply import CURSOR, MESSAGE_LIMIT, parse_reply, render, room_for_text

@@ -5,7 +5,9 @@ names and words shown escaped, nobody pinged. The real discord.py client against
 
 from __future__ import annotations
 
-from fake_discord import BOT_ID, FakeDiscord, run_with_bot
+from discord_harness import run_with_bot
+from discord_wire import BOT_ID
+from fake_discord import FakeDiscord
 from test_discord_stories import AGAIN, CONTINUE, assert_nobody_pinged, callbacks, finished, reply_to
 
 from bot.discord_app.streaming_reply import parse_reply

@@ -10,7 +10,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fake_discord import OTHER_USER_ID, OWNER_ID, ROLE_ID, ROLE_NAME, FakeDiscord, finished_reply, run_with_bot
+from discord_harness import finished_reply, run_with_bot
+from discord_wire import OTHER_USER_ID, OWNER_ID, ROLE_ID, ROLE_NAME
+from fake_discord import FakeDiscord
 from test_gutenberg import Mirror, mirror  # noqa: F401 (mirror: the fixture)
 
 from engine import BUNDLED_MODEL
