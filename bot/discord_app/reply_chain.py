@@ -51,11 +51,13 @@ class Chains:
             text = self.seed_of(parts[1] if len(parts) > 1 else "")
         return text
 
-    async def story_through(self, message: discord.Message) -> Conversation:
-        """The story up to and including `message` (one of the bot's replies, or a person's)."""
+    async def story_through(self, message: discord.Message, uncounted: int = 0) -> Conversation:
+        """The story up to and including `message` (one of the bot's replies, or a person's), read back
+        until it holds `window` characters besides its newest `uncounted`."""
         turns: list[tuple[str, str]] = []
         current: discord.Message | None = message
-        while current is not None and len(turns) < MAX_LINKS and sum(len(t) for _, t in turns) < self.window:
+        wanted = self.window + uncounted
+        while current is not None and len(turns) < MAX_LINKS and sum(len(t) for _, t in turns) < wanted:
             parent = await self.parent(current)
             if current.author.id != self.me:
                 turns.append((PERSON, self.typed(current)))
@@ -75,6 +77,14 @@ class Chains:
                     break
             current = parent
         return _story(turns)
+
+    async def story_before_answer(self, message: discord.Message) -> Conversation:
+        """The story one of the bot's answers (engine/dialogue.py) was written from: up to the person's
+        line it answers, read back as far as when it was asked (the answer and the line not counted)."""
+        seed, text = parse_reply(message.content)
+        story = await self.story_through(message, uncounted=len(text) + len("\n\n" + seed))
+        story.undo()
+        return story
 
     async def story_before(self, message: discord.Message) -> Conversation:
         """The story one of the bot's replies continued: what it would be written from again."""

@@ -125,15 +125,10 @@ class Teller:
         if talk is None:
             request, story = self.asked_now(model, interaction.user.id, seed), self.chains.story_before(message)
         else:  # the same person's line, answered anew by the same character
-            request, story = self.asked_now(model, interaction.user.id).but(talk=talk), self._before_answer(message)
+            request = self.asked_now(model, interaction.user.id).but(talk=talk)
+            story = self.chains.story_before_answer(message)
         await self.tell(message, request, story, resend=partial(message.channel.send, allowed_mentions=NO_MENTIONS),
                         shown=seed)
-
-    async def _before_answer(self, message: discord.Message) -> Conversation:
-        """The story up to the answer `message` holds, without it: the person's line is its end."""
-        story = await self.chains.story_through(message)
-        story.undo()
-        return story
 
     async def _stop(self, interaction: discord.Interaction, model: str) -> None:
         writing = self.writing.get(interaction.message.id)
