@@ -19,7 +19,7 @@ from discord.ext import commands
 from bot.command_names import MAIN_MODEL
 from bot.discord_app.buttons import model_of
 from bot.discord_app.channel_output import NO_MENTIONS, echo, send
-from bot.discord_app.command_options import DESCRIBE, CommandOptions, Refused, parse_options, said_to
+from bot.discord_app.command_options import DESCRIBE, TALK, CommandOptions, Refused, parse_options, said_to
 from bot.discord_app.rate_limits import REFUSALS, Gate
 from bot.discord_app.reply_chain import Chains, without_mentions
 from bot.discord_app.story_teller import Teller
@@ -204,6 +204,14 @@ class AliceCog(commands.Cog, name="Alice"):
             await send(ctx, answer, ephemeral=True)
 
 
+def character_choices(generators: dict[str, Generator], model: str, current: str) -> list[app_commands.Choice[str]]:
+    """Autocomplete choices: the characters of `model`'s book whose names hold `current` (none for a
+    model not served)."""
+    generator = generators.get(model)
+    names = cast_of(generator).names if generator is not None else []
+    return [app_commands.Choice(name=name, value=name) for name in names if current.lower() in name.lower()][:25]
+
+
 def _sentence(error: Exception) -> str:
     """A one-line error as a sentence: capitalized, with a full stop."""
     text = str(error)
@@ -220,11 +228,16 @@ def make_teller(me: int, settings: Settings, generators: dict[str, Generator]) -
 def model_command(cog: AliceCog, name: str) -> commands.HybridCommand:
     """`!<name> <seed>` (and `/<name>`): the same as !alice, written by the model `name`."""
 
-    @app_commands.describe(**DESCRIBE)
+    async def characters(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return character_choices(cog.generators, name, current)  # this model's book's characters
+
+    @app_commands.describe(**DESCRIBE, talk=TALK)
+    @app_commands.autocomplete(talk=characters)
     async def write(ctx: commands.Context, *, seed: str = "", temperature: float | None = None,
                     length: int | None = None, words: Literal["lexicon", "free"] | None = None,
-                    best: int | None = None, case: Literal["book", "lower"] | None = None) -> None:
-        await cog.write(ctx, name, CommandOptions(seed, temperature, length, words, best, case))
+                    best: int | None = None, case: Literal["book", "lower"] | None = None,
+                    talk: str | None = None) -> None:
+        await cog.write(ctx, name, CommandOptions(seed, temperature, length, words, best, case, talk))
 
     book = corpus_name(cog.generators[name].loaded.config)
     prefix = cog.settings.command_prefix
