@@ -157,3 +157,31 @@ def test_model_slash_command_talks_to_its_own_books_characters(models_dir: Path)
 
     run_with_bot(scenario, **FAST, models_dir=str(models_dir))
 
+
+def test_slash_ask_asks_a_character_of_another_model(models_dir: Path) -> None:
+    async def scenario(fake: FakeDiscord, bot) -> None:
+        holmes, alice = bot.generators["holmes"], bot.generators["alice"]
+        assert await choices(fake, "ask", {"model": "hol"}, "model") == ["holmes"]
+        assert await choices(fake, "ask", {"model": ""}, "model") == ["alice", "holmes"]
+        assert await choices(fake, "ask", {"model": "holmes", "character": "wat"}, "character") == ["Watson"]
+        assert "the Hatter" in await choices(fake, "ask", {"character": "hat"}, "character")  # default: alice
+        assert await choices(fake, "ask", {"model": "nobody", "character": ""}, "character") == []
+
+        await fake.slash("ask", {"model": "**nobody**", "character": "watson", "words": "Hello?"})
+        refusal = (await fake.wait_until(lambda: [c for c in callbacks(fake) if c["type"] == 4]))[0]["data"]
+        assert refusal["flags"] & 64 and "\n" not in refusal["content"]
+        assert refusal["content"] == "I serve no model called \\*\\*nobody\\*\\*; `/models` lists them."
+
+        await fake.slash("ask", {"model": "Holmes", "character": "watson", "words": "Who are you?"})
+        answer = await slash_reply(fake, 1)
+        assert parse_reply(answer["content"])[1].startswith("\n\nWatson said, \u201c")
+        assert holmes.requests[0]["seed"].endswith("\u201cWho are you?\u201d said Holmes.\n\nWatson said, \u201c")
+
+        again = await fake.say("!ask And then?", reply_to=answer["id"])  # a reply goes on with holmes and Watson
+        text = parse_reply((await written_by(fake, await reply_to(fake, again)))["content"])[1]
+        assert text.startswith("\n\nWatson said, \u201c") and len(holmes.requests) == 2
+        assert holmes.requests[1]["seed"].endswith("\u201cAnd then?\u201d said Holmes.\n\nWatson said, \u201c")
+        assert alice.requests == []
+        assert_nobody_pinged(fake)
+
+    run_with_bot(scenario, **FAST, models_dir=str(models_dir))

@@ -78,20 +78,30 @@ class AliceCog(commands.Cog, name="Alice"):
         await self.write(ctx, MAIN_MODEL, CommandOptions(seed, temperature, length, words, best, case))
 
     async def characters(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        """/ask's `character` choices: the book's characters whose names hold what was typed so far."""
-        names = cast_of(self.generators[MAIN_MODEL]).names
-        return [app_commands.Choice(name=name, value=name) for name in names if current.lower() in name.lower()][:25]
+        """/ask's `character` choices: the characters of its `model` option's book (default: alice's)
+        whose names hold what was typed so far."""
+        return character_choices(self.generators, _model_name(interaction.namespace.model), current)
+
+    async def served(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        """/ask's `model` choices: the models served whose names hold what was typed so far."""
+        return [app_commands.Choice(name=name, value=name) for name in self.generators
+                if current.strip().lower() in name][:25]
 
     @commands.hybrid_command(name="ask", description="Say something to a character of the book, who answers")
     @app_commands.describe(character="whom you talk to: one of the book's characters (or anyone)",
-                           words="what you say to them")
-    @app_commands.autocomplete(character=characters)
-    async def ask(self, ctx: commands.Context, character: str = "", *, words: str = "") -> None:
+                           words="what you say to them",
+                           model=f"whose book the character is in: one of the models served (default {MAIN_MODEL})")
+    @app_commands.autocomplete(character=characters, model=served)
+    async def ask(self, ctx: commands.Context, character: str = "", *, words: str = "",
+                  model: str = MAIN_MODEL) -> None:
         """Say something to a character of the book, who answers: !ask hatter: Who are you?"""
         if ctx.interaction is None:  # the text form is `NAME: WORDS`, options first: read as one text
-            await self.write(ctx, MAIN_MODEL, CommandOptions(f"{character} {words}", talk=""))
-        else:
-            await self.write(ctx, MAIN_MODEL, CommandOptions(words, talk=character))
+            await self.write(ctx, await self.replied_model(ctx), CommandOptions(f"{character} {words}", talk=""))
+            return
+        if _model_name(model) not in self.generators:
+            shown = echo(" ".join(model.split())[:40])
+            raise Refused(f"I serve no model called {shown}; `{ctx.clean_prefix}models` lists them.")
+        await self.write(ctx, _model_name(model), CommandOptions(words, talk=character))
 
     @commands.hybrid_command(name="models")
     async def models(self, ctx: commands.Context) -> None:
@@ -140,6 +150,13 @@ class AliceCog(commands.Cog, name="Alice"):
         except DialogueError as exc:
             raise Refused(echo(_sentence(exc))) from None
         return said_line(address.words, address.speaker).strip()
+
+    async def replied_model(self, ctx: commands.Context) -> str:
+        """The model that wrote the bot's reply this text command replies to, if it is still served (a
+        reply goes on with it); else the main model."""
+        parent = await self.teller.chains.parent(ctx.message)
+        model = model_of(parent) if parent is not None and parent.author.id == self.bot.user.id else None
+        return model if model in self.generators else MAIN_MODEL
 
     async def answered(self, ctx: commands.Context) -> str | None:
         """The character of the bot's answer that this text command replies to (None: it replies to none)."""
@@ -210,6 +227,11 @@ def character_choices(generators: dict[str, Generator], model: str, current: str
     generator = generators.get(model)
     names = cast_of(generator).names if generator is not None else []
     return [app_commands.Choice(name=name, value=name) for name in names if current.lower() in name.lower()][:25]
+
+
+def _model_name(typed: str | None) -> str:
+    """A model's command name as typed in a slash option (none: the main model)."""
+    return (typed or "").strip().lower() or MAIN_MODEL
 
 
 def _sentence(error: Exception) -> str:
