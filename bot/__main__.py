@@ -35,6 +35,7 @@ A character-level LSTM that learns a book and talks back in its voice.
   alice --seed TEXT          print one continuation of TEXT and exit
   ... | alice                every input line is a seed; one continuation per line
   alice --talk NAME --seed T say T to a character of the book (the Hatter); print their answer
+  alice --talk NAME          interactive, talking to NAME from the start (as after /talk NAME)
   alice discord [...]        run the Discord bot (same as alice-discord)
 
 Printed text is the continuation only, followed by a newline; --echo puts the seed first.
@@ -52,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", metavar="TEXT", help="generate one continuation of TEXT, print it and exit")
     parser.add_argument("--talk", metavar="NAME",
                         help="say the seed (or each piped line) to NAME, a character of the book, and print "
-                        "their answer (e.g. --talk hatter --seed 'Who are you?')")
+                        "their answer (e.g. --talk hatter --seed 'Who are you?'); interactive: talk to NAME "
+                        "from the start")
     parser.add_argument("--echo", action="store_true",
                         help="print the seed before its continuation (with --seed or a pipe); default: off")
     parser.add_argument("--rng-seed", type=int, metavar="S",
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                             talk=args.talk)
         from bot.terminal.session import run_terminal
 
-        return run_terminal(settings)
+        return run_terminal(settings, talk=args.talk)
     except (SettingsError, ModelLoadError) as exc:
         print(f"alice: {exc}", file=sys.stderr)
         return 2

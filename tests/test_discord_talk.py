@@ -1,16 +1,23 @@
 """Talking to a character on Discord: `!ask NAME: WORDS`, `/ask` (its character option autocompleted
-from the book's characters), `!alice --talk NAME: WORDS`; replies to an answer (`!ask WORDS`, a
-mention, Continue, Again) go on with the same character in the same story; bad turns are one line,
-names and words shown escaped, nobody pinged. The real discord.py client against tests/fake_discord.py."""
+from the book's characters, its model option from the models served), `!alice --talk NAME: WORDS`,
+`/holmes talk:NAME` (autocompleted from holmes's characters); replies to an answer (`!ask WORDS`, a
+mention, Continue, Again) go on with the same character in the same story, by the same model; bad
+turns are one line, names and words shown escaped, nobody pinged. The real discord.py client against
+tests/fake_discord.py."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
 from discord_harness import run_with_bot
 from discord_wire import BOT_ID
 from fake_discord import FakeDiscord
 from test_discord_stories import AGAIN, CONTINUE, assert_nobody_pinged, callbacks, finished, reply_to
 
-from bot.discord_app.streaming_reply import parse_reply
+from bot.discord_app.streaming_reply import CURSOR, parse_reply
+from engine import BUNDLED_MODEL
 
 FAST = {"best_of": 2}  # these tests are about the turns, not best-of
 
@@ -93,3 +100,88 @@ def test_bad_turns_are_one_line_escaped_and_nobody_is_pinged() -> None:
         assert_nobody_pinged(fake)
 
     run_with_bot(scenario, **FAST)
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """holmes: the bundled model's weights with a cast of its own (Holmes, Watson, Lestrade)."""
+    holmes = tmp_path_factory.mktemp("models") / "holmes"
+    holmes.mkdir()
+    for part in BUNDLED_MODEL.iterdir():
+        if part.is_file() and part.name != "speakers.json":
+            (holmes / part.name).symlink_to(part)
+    speakers = [["Holmes", 50], ["Watson", 30], ["Lestrade", 10]]
+    (holmes / "speakers.json").write_text(json.dumps({"format": 1, "books": [], "speakers": speakers}))
+    return holmes.parent
+
+
+async def choices(fake: FakeDiscord, command: str, options: dict[str, str], focused: str) -> list[str]:
+    """The values /command's autocomplete offers for option `focused`, the others typed as `options`."""
+    before = len([c for c in callbacks(fake) if c["type"] == 8])
+    await fake.autocomplete(command, options, focused)
+    answers = await fake.wait_until(lambda: [c for c in callbacks(fake) if c["type"] == 8][before:])
+    return [choice["value"] for choice in answers[0]["data"]["choices"]]
+
+
+async def written_by(fake: FakeDiscord, message_id: str, model: str = "holmes") -> dict:
+    """The bot's message once `model` has written it (no cursor; its buttons go on with `model`)."""
+    return await fake.wait_until(lambda: CURSOR not in fake.messages[message_id]["content"] and fake.buttons(
+        message_id) == [f"alice:continue:{model}", f"alice:again:{model}"] and fake.messages[message_id])
+
+
+async def slash_reply(fake: FakeDiscord, count: int) -> dict:
+    """The `count`-th message with buttons (1: the first), once holmes has written it."""
+    message = await fake.wait_until(lambda: ([m for m in fake.messages.values() if m.get("components")]
+                                             + [None] * count)[count - 1])
+    return await written_by(fake, message["id"])
+
+
+def test_model_slash_command_talks_to_its_own_books_characters(models_dir: Path) -> None:
+    async def scenario(fake: FakeDiscord, bot) -> None:
+        holmes, alice = bot.generators["holmes"], bot.generators["alice"]
+        assert await choices(fake, "holmes", {"talk": "wat", "seed": ""}, "talk") == ["Watson"]
+        assert await choices(fake, "holmes", {"talk": "hat"}, "talk") == []  # the Hatter is alice's
+        assert await choices(fake, "holmes", {"talk": ""}, "talk") == ["Holmes", "Watson", "Lestrade"]
+        await fake.slash("holmes", {"talk": "watson", "seed": "Who are you?"})
+        reply = await slash_reply(fake, 1)
+        seed, text = parse_reply(reply["content"])
+        assert seed == "\u201cWho are you?\u201d said Holmes." and text.startswith("\n\nWatson said, \u201c")
+        assert holmes.requests[0]["seed"] == "\n\n\u201cWho are you?\u201d said Holmes.\n\nWatson said, \u201c"
+        await fake.slash("holmes", {"seed": "It was"})  # no talk: a story, as before
+        assert parse_reply((await slash_reply(fake, 2))["content"])[0] == "It was"
+        assert holmes.requests[1]["seed"] == "It was"
+        asked = await fake.say("!holmes --talk lestrade: And you?")  # the text form as before
+        text = parse_reply((await written_by(fake, await reply_to(fake, asked)))["content"])[1]
+        assert text.startswith("\n\nLestrade said, \u201c") and alice.requests == []
+        assert_nobody_pinged(fake)
+
+    run_with_bot(scenario, **FAST, models_dir=str(models_dir))
+
+
+def test_slash_ask_asks_a_character_of_another_model(models_dir: Path) -> None:
+    async def scenario(fake: FakeDiscord, bot) -> None:
+        holmes, alice = bot.generators["holmes"], bot.generators["alice"]
+        assert await choices(fake, "ask", {"model": "hol"}, "model") == ["holmes"]
+        assert await choices(fake, "ask", {"model": ""}, "model") == ["alice", "holmes"]
+        assert await choices(fake, "ask", {"model": "holmes", "character": "wat"}, "character") == ["Watson"]
+        assert "the Hatter" in await choices(fake, "ask", {"character": "hat"}, "character")  # default: alice
+        assert await choices(fake, "ask", {"model": "nobody", "character": ""}, "character") == []
+
+        await fake.slash("ask", {"model": "**nobody**", "character": "watson", "words": "Hello?"})
+        refusal = (await fake.wait_until(lambda: [c for c in callbacks(fake) if c["type"] == 4]))[0]["data"]
+        assert refusal["flags"] & 64 and "\n" not in refusal["content"]
+        assert refusal["content"] == "I serve no model called \\*\\*nobody\\*\\*; `/models` lists them."
+
+        await fake.slash("ask", {"model": "Holmes", "character": "watson", "words": "Who are you?"})
+        answer = await slash_reply(fake, 1)
+        assert parse_reply(answer["content"])[1].startswith("\n\nWatson said, \u201c")
+        assert holmes.requests[0]["seed"].endswith("\u201cWho are you?\u201d said Holmes.\n\nWatson said, \u201c")
+
+        again = await fake.say("!ask And then?", reply_to=answer["id"])  # a reply goes on with holmes and Watson
+        text = parse_reply((await written_by(fake, await reply_to(fake, again)))["content"])[1]
+        assert text.startswith("\n\nWatson said, \u201c") and len(holmes.requests) == 2
+        assert holmes.requests[1]["seed"].endswith("\u201cAnd then?\u201d said Holmes.\n\nWatson said, \u201c")
+        assert alice.requests == []
+        assert_nobody_pinged(fake)
+
+    run_with_bot(scenario, **FAST, models_dir=str(models_dir))

@@ -164,13 +164,14 @@ def test_help_names_the_story_commands():
 
 # -- a real pseudo-terminal ---------------------------------------------------------------------
 
-def spawn_terminal(pexpect, tmp_path: Path, length: int, env: dict[str, str] | None = None, **spawn):
-    """`alice --len LENGTH` in a pseudo-terminal, with none of the user's ALICE_/DISCORD_ settings."""
+def spawn_terminal(pexpect, tmp_path: Path, length: int, env: dict[str, str] | None = None,
+                   args: tuple[str, ...] = (), **spawn):
+    """`alice --len LENGTH [ARGS]` in a pseudo-terminal, with none of the user's ALICE_/DISCORD_ settings."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("ALICE_", "DISCORD_"))}
     clean.update(PROMPT_TOOLKIT_NO_CPR="1", ALICE_HISTORY=str(tmp_path / "history"), PYTHONPATH=str(ROOT),
                  TERM="xterm", **(env or {}))
-    return pexpect.spawn(sys.executable, ["-m", "bot", "--len", str(length), "--device", "cpu"], cwd=str(tmp_path),
-                         env=clean, encoding="utf-8", timeout=60, dimensions=(24, 200), **spawn)
+    return pexpect.spawn(sys.executable, ["-m", "bot", "--len", str(length), "--device", "cpu", *args],
+                         cwd=str(tmp_path), env=clean, encoding="utf-8", timeout=60, dimensions=(24, 200), **spawn)
 
 
 def answered(child, keys: str, answer: str) -> None:

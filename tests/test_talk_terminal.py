@@ -1,19 +1,26 @@
 """Talking to a character in the terminal: /talk lists the book's characters and picks one; each
 line is then said to them and they answer (Enter: they go on); /retry, /undo, /save and /show work on
-dialogue turns; bad turns are one line each and leave the story as it was; `--talk NAME` answers once.
+dialogue turns; bad turns are one line each and leave the story as it was; `--talk NAME` answers once
+(with --seed or a pipe), or starts the terminal talking to NAME.
 The real bundled model in a pseudo-terminal and as a subprocess."""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from test_story_terminal import ROOT, answered, spawn_terminal
 
+from bot.settings import Settings
+from bot.terminal.model_slot import ModelSlot
+from bot.terminal.repl import Repl
 from bot.terminal.session import PROMPT
+from engine import BUNDLED_MODEL
 
 FAST = {"ALICE_BEST_OF": "2"}  # these tests are about the turns, not best-of
 
@@ -89,6 +96,54 @@ def test_talk_lists_nobody_for_a_model_without_a_record_but_talks_to_anyone(tmp_
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
+
+
+def test_talk_option_starts_the_terminal_talking_to_the_character(tmp_path: Path):
+    """`alice --talk hatter`: as if `/talk hatter` were typed first, so a typed line is answered by the
+    Hatter; a bad name is /talk's one line, and the lines go to the story."""
+    pexpect = pytest.importorskip("pexpect")
+    child = spawn_terminal(pexpect, tmp_path, 40, FAST, args=("--talk", "hatter"))
+    try:
+        child.expect_exact("talking to the Hatter: each line you type is said to them")
+        child.expect_exact(PROMPT.strip())
+        child.send("Who are you?\r")
+        child.expect_exact("The Hatter said, \u201c")
+        child.expect_exact("\u201d\r\n\r\n")
+        child.expect_exact(PROMPT.strip())
+        answered(child, "/save talk.txt\r", "saved the story")
+        assert (tmp_path / "talk.txt").read_text().startswith(
+            "\n\n\u201cWho are you?\u201d said Alice.\n\nThe Hatter said, \u201c")
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+
+    child = spawn_terminal(pexpect, tmp_path, 40, FAST, args=("--talk", "alice"))
+    try:
+        child.expect_exact("/talk: you speak as Alice; talk to somebody else\r\n")
+        child.expect_exact(PROMPT.strip())
+        answered(child, "/talk hatter\r", "talking to the Hatter")  # the REPL is the usual one
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+
+
+def test_talk_option_shows_in_the_toolbar_from_the_start():
+    """(prompt_toolkit draws no toolbar in the pseudo-terminal above, which answers no cursor requests)"""
+    model = SimpleNamespace(loaded=SimpleNamespace(name="alice", path=BUNDLED_MODEL))
+    slot = ModelSlot(Settings(), opener=lambda settings, path=None: model)
+    slot.start()
+    out = io.StringIO()
+    repl = Repl(Settings(), slot, out, talk="mock turtle")
+    assert repl.talk == "the Mock Turtle" and out.getvalue().startswith("talking to the Mock Turtle: ")
+    assert repl.toolbar().startswith(" talking to the Mock Turtle \u2502 model alice \u2502")
+    out = io.StringIO()
+    assert Repl(Settings(), slot, out, talk='"x"').talk is None
+    assert out.getvalue() == "/talk: a character's name may not hold quotation marks, @, < >, or markup\n"
+    assert "talking to" not in Repl(Settings(), slot, io.StringIO()).toolbar()
 
 
 def run_alice(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:

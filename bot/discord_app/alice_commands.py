@@ -19,7 +19,7 @@ from discord.ext import commands
 from bot.command_names import MAIN_MODEL
 from bot.discord_app.buttons import model_of
 from bot.discord_app.channel_output import NO_MENTIONS, echo, send
-from bot.discord_app.command_options import DESCRIBE, CommandOptions, Refused, parse_options, said_to
+from bot.discord_app.command_options import DESCRIBE, TALK, CommandOptions, Refused, parse_options, said_to
 from bot.discord_app.rate_limits import REFUSALS, Gate
 from bot.discord_app.reply_chain import Chains, without_mentions
 from bot.discord_app.story_teller import Teller
@@ -78,20 +78,30 @@ class AliceCog(commands.Cog, name="Alice"):
         await self.write(ctx, MAIN_MODEL, CommandOptions(seed, temperature, length, words, best, case))
 
     async def characters(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        """/ask's `character` choices: the book's characters whose names hold what was typed so far."""
-        names = cast_of(self.generators[MAIN_MODEL]).names
-        return [app_commands.Choice(name=name, value=name) for name in names if current.lower() in name.lower()][:25]
+        """/ask's `character` choices: the characters of its `model` option's book (default: alice's)
+        whose names hold what was typed so far."""
+        return character_choices(self.generators, _model_name(interaction.namespace.model), current)
+
+    async def served(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        """/ask's `model` choices: the models served whose names hold what was typed so far."""
+        return [app_commands.Choice(name=name, value=name) for name in self.generators
+                if current.strip().lower() in name][:25]
 
     @commands.hybrid_command(name="ask", description="Say something to a character of the book, who answers")
     @app_commands.describe(character="whom you talk to: one of the book's characters (or anyone)",
-                           words="what you say to them")
-    @app_commands.autocomplete(character=characters)
-    async def ask(self, ctx: commands.Context, character: str = "", *, words: str = "") -> None:
+                           words="what you say to them",
+                           model=f"whose book the character is in: one of the models served (default {MAIN_MODEL})")
+    @app_commands.autocomplete(character=characters, model=served)
+    async def ask(self, ctx: commands.Context, character: str = "", *, words: str = "",
+                  model: str = MAIN_MODEL) -> None:
         """Say something to a character of the book, who answers: !ask hatter: Who are you?"""
         if ctx.interaction is None:  # the text form is `NAME: WORDS`, options first: read as one text
-            await self.write(ctx, MAIN_MODEL, CommandOptions(f"{character} {words}", talk=""))
-        else:
-            await self.write(ctx, MAIN_MODEL, CommandOptions(words, talk=character))
+            await self.write(ctx, await self.replied_model(ctx), CommandOptions(f"{character} {words}", talk=""))
+            return
+        if _model_name(model) not in self.generators:
+            shown = echo(" ".join(model.split())[:40])
+            raise Refused(f"I serve no model called {shown}; `{ctx.clean_prefix}models` lists them.")
+        await self.write(ctx, _model_name(model), CommandOptions(words, talk=character))
 
     @commands.hybrid_command(name="models")
     async def models(self, ctx: commands.Context) -> None:
@@ -140,6 +150,13 @@ class AliceCog(commands.Cog, name="Alice"):
         except DialogueError as exc:
             raise Refused(echo(_sentence(exc))) from None
         return said_line(address.words, address.speaker).strip()
+
+    async def replied_model(self, ctx: commands.Context) -> str:
+        """The model that wrote the bot's reply this text command replies to, if it is still served (a
+        reply goes on with it); else the main model."""
+        parent = await self.teller.chains.parent(ctx.message)
+        model = model_of(parent) if parent is not None and parent.author.id == self.bot.user.id else None
+        return model if model in self.generators else MAIN_MODEL
 
     async def answered(self, ctx: commands.Context) -> str | None:
         """The character of the bot's answer that this text command replies to (None: it replies to none)."""
@@ -204,6 +221,19 @@ class AliceCog(commands.Cog, name="Alice"):
             await send(ctx, answer, ephemeral=True)
 
 
+def character_choices(generators: dict[str, Generator], model: str, current: str) -> list[app_commands.Choice[str]]:
+    """Autocomplete choices: the characters of `model`'s book whose names hold `current` (none for a
+    model not served)."""
+    generator = generators.get(model)
+    names = cast_of(generator).names if generator is not None else []
+    return [app_commands.Choice(name=name, value=name) for name in names if current.lower() in name.lower()][:25]
+
+
+def _model_name(typed: str | None) -> str:
+    """A model's command name as typed in a slash option (none: the main model)."""
+    return (typed or "").strip().lower() or MAIN_MODEL
+
+
 def _sentence(error: Exception) -> str:
     """A one-line error as a sentence: capitalized, with a full stop."""
     text = str(error)
@@ -220,11 +250,16 @@ def make_teller(me: int, settings: Settings, generators: dict[str, Generator]) -
 def model_command(cog: AliceCog, name: str) -> commands.HybridCommand:
     """`!<name> <seed>` (and `/<name>`): the same as !alice, written by the model `name`."""
 
-    @app_commands.describe(**DESCRIBE)
+    async def characters(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return character_choices(cog.generators, name, current)  # this model's book's characters
+
+    @app_commands.describe(**DESCRIBE, talk=TALK)
+    @app_commands.autocomplete(talk=characters)
     async def write(ctx: commands.Context, *, seed: str = "", temperature: float | None = None,
                     length: int | None = None, words: Literal["lexicon", "free"] | None = None,
-                    best: int | None = None, case: Literal["book", "lower"] | None = None) -> None:
-        await cog.write(ctx, name, CommandOptions(seed, temperature, length, words, best, case))
+                    best: int | None = None, case: Literal["book", "lower"] | None = None,
+                    talk: str | None = None) -> None:
+        await cog.write(ctx, name, CommandOptions(seed, temperature, length, words, best, case, talk))
 
     book = corpus_name(cog.generators[name].loaded.config)
     prefix = cog.settings.command_prefix

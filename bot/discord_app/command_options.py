@@ -26,6 +26,7 @@ DESCRIBE = {
     "best": f"write each sentence as the best of this many (1 = plain sampling, up to {MAX_BEST_OF})",
     "case": "book = capitals where the book prints them; lower = all lowercase",
 }
+TALK = "say the seed to this character of the book, who answers (the seed: your words to them)"
 ASK_FORM = "Write `{prefix}ask NAME: WORDS` (or reply to an answer with `{prefix}ask WORDS`)."
 
 

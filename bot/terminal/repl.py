@@ -55,7 +55,9 @@ class Repl:
     """The terminal's state (generation settings, model) and its reaction to each line."""
 
     def __init__(self, settings: Settings, slot: ModelSlot, out: TextIO,
-                 learner: TerminalLearner | None = None) -> None:
+                 learner: TerminalLearner | None = None, talk: str | None = None) -> None:
+        """`talk` (`alice --talk NAME`): start talking to NAME, as if `/talk NAME` were the first line
+        typed (it waits for the model, whose book knows the name; a bad name is said in one line)."""
         self.settings = settings
         self.slot = slot
         self.out = out
@@ -65,6 +67,8 @@ class Repl:
         # /greedy off goes back to this temperature
         self._warm_temperature = settings.temperature or Settings().temperature
         self.learner = learner or TerminalLearner(settings, self.say)  # the terminal's prints above the prompt
+        if talk is not None:
+            self._talk_to(talk)
 
     def handle_line(self, line: str) -> bool:
         """Act on one line typed at the prompt; False means 'quit'."""
@@ -121,15 +125,20 @@ class Repl:
         self.say(self.story.new())
 
     def _cmd_talk(self, arg: str) -> None:
+        if arg:
+            self._talk_to(arg)
+            return
+        generator = self._loaded()
+        if generator is not None:
+            self.say(listing(cast_of(generator)))
+
+    def _talk_to(self, name: str) -> None:
+        """`/talk NAME`: talk to NAME (off: back to the story); a name that cannot be spoken to is one line."""
         generator = self._loaded()
         if generator is None:
             return
-        cast = cast_of(generator)
-        if not arg:
-            self.say(listing(cast))
-            return
         try:
-            self.talk, said = chosen(arg, cast)
+            self.talk, said = chosen(name, cast_of(generator))
         except DialogueError as exc:
             self.say(f"/talk: {exc}")
             return

@@ -54,16 +54,17 @@ def make_session(history: History, input: Input | None = None, output: Output | 
 
 
 def run_terminal(settings: Settings, session: PromptSession | None = None, out: TextIO | None = None,
-                 slot: ModelSlot | None = None) -> int:
-    """Read lines until /quit or Ctrl-D (exit code 0). Ctrl-C at the prompt clears the line."""
+                 slot: ModelSlot | None = None, talk: str | None = None) -> int:
+    """Read lines until /quit or Ctrl-D (exit code 0). Ctrl-C at the prompt clears the line. With
+    `talk` (`alice --talk NAME`), the lines are said to NAME from the start, as after `/talk NAME`."""
     out = out or sys.stdout  # the real stdout, captured before patch_stdout replaces it
     session = session or make_session(open_history(history_path()))
     slot = slot or ModelSlot(settings, on_loaded=lambda error: _loaded(session, error))
     # print from the training's thread (patch_stdout keeps the prompt intact); the toolbar shows its progress
     learner = TerminalLearner(settings, notify=print, on_change=lambda: _redraw(session))
-    repl = Repl(settings, slot, out, learner)
-    slot.start()
+    slot.start()  # before the Repl: `talk` waits for the model, whose book knows the name
     try:
+        repl = Repl(settings, slot, out, learner, talk)
         with patch_stdout(raw=True):
             while True:
                 try:
@@ -80,7 +81,7 @@ def run_terminal(settings: Settings, session: PromptSession | None = None, out: 
                 except Exception as exc:  # a fault in one request should not end the session
                     out.write(f"\nerror: {type(exc).__name__}: {exc}\n")
     finally:
-        repl.learner.close()
+        learner.close()
         slot.close()
 
 
