@@ -15,6 +15,7 @@ from discord_harness import finished_reply, run_with_bot
 from discord_wire import APP_ID, OTHER_USER_ID, OWNER_ID
 from fake_discord import FakeDiscord
 
+from bot.command_names import RESERVED
 from bot.discord_app.streaming_reply import render
 from bot.settings import Settings
 from engine import BUNDLED_MODEL
@@ -22,14 +23,15 @@ from engine import BUNDLED_MODEL
 
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """holmes (a copy of the bundled model with its own corpus and score), a folder whose name
-    clashes with !alice, and a folder that is not a model."""
+    """holmes (a copy of the bundled model with its own corpus and score), folders whose names
+    clash with !alice and !ask, and a folder that is not a model."""
     root = tmp_path_factory.mktemp("models")
     shutil.copytree(BUNDLED_MODEL, root / "holmes")
     config = json.loads((root / "holmes" / "config.json").read_text())
     config.update(corpus={"name": "gutenberg:1661"}, metrics={"best_val_bpc": 1.234}, base=None)
     (root / "holmes" / "config.json").write_text(json.dumps(config))
     shutil.copytree(BUNDLED_MODEL, root / "Alice")
+    shutil.copytree(BUNDLED_MODEL, root / "ask")
     (root / "notes").mkdir()
     (root / "notes" / "todo.txt").write_text("not a model")
     return root
@@ -171,7 +173,9 @@ def test_slash_command_refusal_is_ephemeral() -> None:
 
 def test_every_model_folder_is_its_own_command(models_dir: Path) -> None:
     async def scenario(fake: FakeDiscord, bot) -> None:
-        assert set(bot.generators) == {"alice", "holmes"}  # "Alice" clashes, "notes" is no model
+        assert set(bot.generators) == {"alice", "holmes"}  # "Alice" and "ask" clash, "notes" is no model
+        own = {c.name for c in bot.commands} | {c.name for c in bot.tree.get_commands()}
+        assert own - {"holmes"} <= RESERVED  # every command of the bot's own is a name no model takes
         assert bot.tree.get_command("holmes") is not None  # /holmes too
         await fake.say("!holmes --len 20 Watson")
         reply = await finished_reply(fake)
