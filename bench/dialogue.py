@@ -145,8 +145,7 @@ def main() -> int:
         if python and recase:
             openings, speeches = zip(*map(opening_and_speech, all_answers), strict=True)
             said = figures(list(speeches), list(openings), recase, python, endings=False)
-            some = len(questions) * 2
-            texts = continuations(gen, contexts[:some], all_answers[:some], best_of)
+            texts = continuations(gen, contexts, all_answers, best_of)  # from every place: as many judged
             story = figures(texts, [""] * len(texts), recase, python, endings=False)
             print(f"judge: answers' sentences {said.linked:.1%} linked ({said.judged} judged, full parse "
                   f"{said.full_parse:.1%}), distinct pairs {said.pairs:.3f}; story continuations {story.linked:.1%} "

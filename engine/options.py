@@ -26,6 +26,7 @@ class SamplingOverrides(TypedDict, total=False):
     words: str | None
     best_of: int | None
     case: str | None
+    repeat_penalty: float | None
 
 
 class Options(SamplingOverrides, total=False):

@@ -17,6 +17,7 @@ __all__ = ["CASES", "MAX_BEST_OF", "MAX_TEMPERATURE", "RULES", "WORDS", "Samplin
 WORDS = ("lexicon", "free")
 CASES = ("book", "lower")  # the model only ever reads and writes lowercase: case is how a reader shows it
 MAX_TEMPERATURE = 10.0
+MAX_REPEAT_PENALTY = 10.0
 
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {  # field: (test of a value, the rule in words)
     "temperature": (lambda v: 0 <= v <= MAX_TEMPERATURE, f"must be between 0 and {MAX_TEMPERATURE:g}"),
@@ -25,6 +26,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {  # field: (test of a val
     "words": (lambda v: v in WORDS, f"must be {' or '.join(WORDS)}"),
     "best_of": (best_of_allowed, BEST_OF_RULE),
     "case": (lambda v: v in CASES, f"must be {' or '.join(CASES)}"),
+    "repeat_penalty": (lambda v: 0 <= v <= MAX_REPEAT_PENALTY, f"must be between 0 and {MAX_REPEAT_PENALTY:g}"),
 }
 
 
@@ -38,6 +40,7 @@ class Sampling:
     words: str = "lexicon"  # "lexicon" = only words of the model's lexicon.txt (if it has one); "free" = any
     best_of: int = 1  # plain sampling unless asked; front ends ask for engine/bestof.py's DEFAULT_BEST_OF
     case: str = "book"  # how the text is shown: "book" = as the book prints it (engine/casing.py), "lower" = as written
+    repeat_penalty: float = 0.5  # best-of: score a sentence loses when all its word pairs are in the story already
 
     def __post_init__(self) -> None:
         for f in fields(self):

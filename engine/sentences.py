@@ -28,7 +28,6 @@ from engine.lexicon import SEED_WINDOW
 from engine.vocab import Vocab
 
 MAX_SENTENCE = 320  # a candidate ends here if no sentence has ended (the next one carries it on)
-REPEAT_PENALTY = 0.5  # score lost by a candidate whose word pairs are all in the story already
 HISTORY_CHARS = 1500  # how far back the story is searched for repeated word pairs
 QUORUM = 2  # candidates may be beaten once 1 in QUORUM of the round (at least one) have ended
 BEATEN_MARGIN = 0.08  # ... by this much below the best ended score, per character (docs/sense.md)
@@ -121,11 +120,12 @@ def repeated_share(sentence: str, seen: set[tuple[str, str]]) -> float:
     return sum(pair in seen for pair in pairs) / len(pairs)
 
 
-def score(logprob: float, sentence: str, seen: set[tuple[str, str]]) -> float:
+def score(logprob: float, sentence: str, seen: set[tuple[str, str]], penalty: float = 0.5) -> float:
     """A candidate's score: its log-probability per character that is not white space (white space is
-    cheap to predict and would make layout look likely), less the repetition penalty."""
+    cheap to predict and would make layout look likely), less `penalty` (Sampling.repeat_penalty)
+    times the share of its word pairs the story already has."""
     ink = sum(not c.isspace() for c in sentence)
-    return logprob / max(ink, 1) - REPEAT_PENALTY * repeated_share(sentence, seen)
+    return logprob / max(ink, 1) - penalty * repeated_share(sentence, seen)
 
 
 class SentenceWriter:
@@ -231,7 +231,7 @@ class SentenceWriter:
         if ending.dropped:
             return -math.inf
         text = "".join(ending.text[:ending.kept])
-        value = score(candidate.logprob, text, seen)
+        value = score(candidate.logprob, text, seen, self.stream.sampling.repeat_penalty)
         return value if ending.complete else value - 1e6  # a whole sentence beats one cut at the cap
 
     def _stream_end(self, now: _Round, best: Candidate, read: int, end_state: RowState) -> RowEnd:

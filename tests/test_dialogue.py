@@ -14,6 +14,7 @@ import pytest
 
 from engine import Conversation
 from engine.dialogue import (
+    ANSWER_REPEAT_PENALTY,
     CLOSE,
     MAX_NAME,
     MAX_WORDS,
@@ -27,6 +28,7 @@ from engine.dialogue import (
     said_line,
 )
 from engine.modelfolder import BUNDLED_MODEL
+from engine.sampling import Sampling
 from train.speakers import count_speakers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,6 +141,15 @@ def test_the_same_seed_gives_the_same_answer_and_the_story_goes_on_from_it(int8_
     said = [t.text for t in first.turns]
     assert len(said) == 7 and said[5] == "\n\n“Where are you going,” said Alice."
     assert said[1] == "\n\n“Who are you?” said Alice." and said[2].startswith("\n\nThe Queen said, “")
+
+
+def test_answers_weigh_repeated_word_pairs_more_than_stories(int8_gen) -> None:
+    """Best-of keeps answers by ANSWER_REPEAT_PENALTY unless the caller says otherwise (a story's
+    default is Sampling's lighter one, which keeps other answers)."""
+    assert Sampling().repeat_penalty < ANSWER_REPEAT_PENALTY
+    texts = [[a.text for a in answers(int8_gen, "the Hatter", 4, best_of=8, **penalty)[1]]
+             for penalty in ({}, {"repeat_penalty": ANSWER_REPEAT_PENALTY}, {"repeat_penalty": 0.0})]
+    assert texts[0] == texts[1] != texts[2]
 
 
 def test_the_character_goes_on_without_new_words(int8_gen) -> None:

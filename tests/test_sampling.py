@@ -87,7 +87,7 @@ def test_sample_next_takes_and_returns_torch_tensors():
 
 
 @pytest.mark.parametrize("bad", [{"temperature": -0.1}, {"temperature": 11}, {"top_k": -1}, {"top_p": 0},
-                                 {"top_p": 1.5}])
+                                 {"top_p": 1.5}, {"repeat_penalty": -0.5}, {"repeat_penalty": 11}])
 def test_settings_out_of_range_are_refused(bad):
     with pytest.raises(ValueError):
         Sampling(**bad)

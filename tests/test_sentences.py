@@ -161,3 +161,16 @@ def test_bad_best_of_is_a_one_line_error(bad):
     with pytest.raises((ValueError, TypeError)) as error:
         Sampling(best_of=bad)
     assert "best_of" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_repeat_penalty_keeps_sentences_whose_word_pairs_are_new(int8_gen: Generator):
+    """Sampling.repeat_penalty reaches best-of's score: with a heavy one, the sentences kept share
+    fewer word pairs with a story that says the same thing over and over than with none."""
+    story = ("“i don’t know,” said alice. “i don’t know what you mean,” said the hatter. "
+             "“i don’t know,” said the king. ") * 3
+
+    def repeated(penalty: float) -> float:
+        texts = [int8_gen.generate(story, 200, rng_seed=i, exact=False, best_of=8, repeat_penalty=penalty)
+                 for i in range(3)]
+        return sum(repeated_share(text, set(word_pairs(story))) for text in texts)
+    assert repeated(10.0) < repeated(0.0)
