@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                             talk=args.talk)
         from bot.terminal.session import run_terminal
 
-        return run_terminal(settings, talk=args.talk)
+        return run_terminal(settings, talk=args.talk, rng_seed=args.rng_seed)
     except (SettingsError, ModelLoadError) as exc:
         print(f"alice: {exc}", file=sys.stderr)
         return 2

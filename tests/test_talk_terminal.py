@@ -100,12 +100,14 @@ def test_talk_lists_nobody_for_a_model_without_a_record_but_talks_to_anyone(tmp_
 
 def test_talk_option_starts_the_terminal_talking_to_the_character(tmp_path: Path):
     """`alice --talk hatter`: as if `/talk hatter` were typed first, so a typed line is answered by the
-    Hatter; a bad name is /talk's one line, and the lines go to the story."""
+    Hatter; a bad name is /talk's one line, and the lines go to the story. `--rng-seed` is the
+    terminal's random seed from the start, as after `/seed`."""
     pexpect = pytest.importorskip("pexpect")
-    child = spawn_terminal(pexpect, tmp_path, 40, FAST, args=("--talk", "hatter"))
+    child = spawn_terminal(pexpect, tmp_path, 40, FAST, args=("--talk", "hatter", "--rng-seed", "7"))
     try:
         child.expect_exact("talking to the Hatter: each line you type is said to them")
         child.expect_exact(PROMPT.strip())
+        answered(child, "/seed\r", "random seed is 7")
         child.send("Who are you?\r")
         child.expect_exact("The Hatter said, \u201c")
         child.expect_exact("\u201d\r\n\r\n")

@@ -55,13 +55,14 @@ class Repl:
     """The terminal's state (generation settings, model) and its reaction to each line."""
 
     def __init__(self, settings: Settings, slot: ModelSlot, out: TextIO,
-                 learner: TerminalLearner | None = None, talk: str | None = None) -> None:
+                 learner: TerminalLearner | None = None, talk: str | None = None, rng_seed: int | None = None) -> None:
         """`talk` (`alice --talk NAME`): start talking to NAME, as if `/talk NAME` were the first line
-        typed (it waits for the model, whose book knows the name; a bad name is said in one line)."""
+        typed (it waits for the model, whose book knows the name; a bad name is said in one line);
+        `rng_seed` (`alice --rng-seed N`): the random seed, as after `/seed N`."""
         self.settings = settings
         self.slot = slot
         self.out = out
-        self.rng_seed: int | None = None
+        self.rng_seed = rng_seed
         self.story = Story()
         self.talk: str | None = None  # the character each line is said to (/talk); None: lines are the story's
         # /greedy off goes back to this temperature

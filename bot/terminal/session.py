@@ -54,7 +54,7 @@ def make_session(history: History, input: Input | None = None, output: Output | 
 
 
 def run_terminal(settings: Settings, session: PromptSession | None = None, out: TextIO | None = None,
-                 slot: ModelSlot | None = None, talk: str | None = None) -> int:
+                 slot: ModelSlot | None = None, talk: str | None = None, rng_seed: int | None = None) -> int:
     """Read lines until /quit or Ctrl-D (exit code 0). Ctrl-C at the prompt clears the line. With
     `talk` (`alice --talk NAME`), the lines are said to NAME from the start, as after `/talk NAME`."""
     out = out or sys.stdout  # the real stdout, captured before patch_stdout replaces it
@@ -64,7 +64,7 @@ def run_terminal(settings: Settings, session: PromptSession | None = None, out: 
     learner = TerminalLearner(settings, notify=print, on_change=lambda: _redraw(session))
     slot.start()  # before the Repl: `talk` waits for the model, whose book knows the name
     try:
-        repl = Repl(settings, slot, out, learner, talk)
+        repl = Repl(settings, slot, out, learner, talk, rng_seed)
         with patch_stdout(raw=True):
             while True:
                 try:
