@@ -6,13 +6,15 @@ in all: the share of answers that are the named character's closed, attributed q
 speech ended (closed by the model, or by the engine after the sentence limit, a paragraph break,
 the length cap); answer length; and, read by the grammar judge that bench/sense.py uses (never the
 product), the linked share of the answers' sentences beside plain story continuations of the same
-stories at the same settings, with distinct word pairs. Then speed: chars/s of one answer stream
-and of 16 at once, and the first character of an answer's speech after the question.
+stories at the same settings, and beside the book's own speech (Through the Looking-Glass, never
+read by any model) framed and read as the answers are, with distinct word pairs. Then speed: chars/s
+of one answer stream and of 16 at once, and the first character of an answer's speech after the question.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import re
 import statistics
 import sys
@@ -79,6 +81,16 @@ def opening_and_speech(answer: Answer) -> tuple[str, str]:
     return opening, answer.text.strip()[len(opening):]
 
 
+def book_speech(count: int = 200) -> tuple[list[str], list[str]]:
+    """`count` quoted speeches of Through the Looking-Glass (15-200 characters, in a fixed shuffle),
+    each as an answer is read: the speech after an opening, closed (`the King said, “` + speech + `”`)."""
+    text = (CORPUS / "lookingglass.txt").read_text(encoding="utf-8-sig")
+    text = text[text.find("CHAPTER I"):text.find("*** END")].lower()
+    speeches = [m[1] for m in re.finditer(f"{OPEN}([^{CLOSE}]{{15,200}}){CLOSE}", " ".join(text.split()))]
+    random.Random(1).shuffle(speeches)
+    return [s + CLOSE for s in speeches[:count]], [f"the King said, {OPEN}"] * min(count, len(speeches))
+
+
 def continuations(gen: Generator, contexts: list[str], answers: list[Answer], best_of: int) -> list[str]:
     """Plain story continuations from the places the answers were written, about as long as the answers."""
     return [gen.generate(context, max(80, len(answer.text)), rng_seed=100 + i, exact=False, best_of=best_of)
@@ -115,6 +127,9 @@ def main() -> int:
     parser.add_argument("--best-of", type=int, default=None, help="K (default: the product's)")
     parser.add_argument("--questions", type=int, default=20, help="questions per character (up to 20)")
     parser.add_argument("--quick", action="store_true", help="5 questions a character, no 16-stream run")
+    parser.add_argument("--precision", default="int8",
+                        help="the generation precision (default int8; auto would pick by the machine's load, "
+                             "and its texts with it)")
     args = parser.parse_args()
     best_of = args.best_of or default_best_of()
     questions = QUESTIONS[: 5 if args.quick else args.questions]
@@ -124,7 +139,8 @@ def main() -> int:
     python = judge_python()
     recase = Recaser((CORPUS / "wonderland.txt").read_text(encoding="utf-8-sig")) if CORPUS.is_dir() else None
     all_answers, contexts, rows = [], [], []
-    with Generator(BUNDLED_MODEL) as gen:
+    with Generator(BUNDLED_MODEL, precision=args.precision) as gen:
+        print(f"precision {gen.precision.precision}")
         for character in characters:
             started = time.perf_counter()
             answers, before = ask_all(gen, character, best_of, questions)
@@ -147,6 +163,9 @@ def main() -> int:
             said = figures(list(speeches), list(openings), recase, python, endings=False)
             texts = continuations(gen, contexts, all_answers, best_of)  # from every place: as many judged
             story = figures(texts, [""] * len(texts), recase, python, endings=False)
+            book = figures(*book_speech(), recase, python, endings=False)
+            print(f"judge: the book's own speech read as answers (Through the Looking-Glass) {book.linked:.1%} "
+                  f"linked ({book.judged} judged), distinct pairs {book.pairs:.3f}")
             print(f"judge: answers' sentences {said.linked:.1%} linked ({said.judged} judged, full parse "
                   f"{said.full_parse:.1%}), distinct pairs {said.pairs:.3f}; story continuations {story.linked:.1%} "
                   f"linked ({story.judged} judged, full parse {story.full_parse:.1%}), pairs {story.pairs:.3f}")

@@ -33,9 +33,9 @@ MAX_WORDS = 2000  # characters a person may say in one turn
 DEFAULT_SENTENCES = 2  # sentences an answer may run to before the engine closes it
 MAX_ANSWER = 600  # characters of speech at most, whatever the sentences
 # best-of's repetition penalty for answers (stories: Sampling's 0.5). Twenty questions asked in one story
-# got stock replies ("i don't know what...") at 0.5: 0.60-0.62 distinct word pairs; at 2.0, 0.68-0.69, the
-# judge linking as many of their sentences (78.4% against 79.9%, ~190 judged: docs/measurements.md)
-ANSWER_REPEAT_PENALTY = 2.0
+# got stock replies ("i don't know what...") at 0.5: 0.60-0.62 distinct word pairs; at 1.0, 0.66-0.68, for
+# a little sense (the judge linked 76.1% of their sentences against 78.8%: docs/measurements.md)
+ANSWER_REPEAT_PENALTY = 1.0
 OPEN, CLOSE = "\u201c", "\u201d"
 _CLOSERS = frozenset(CLOSE + '"')
 _BAD_NAME = re.compile(r"[\"“”‘’`<>@#*_|~\[\]\\\n\r\t]")
