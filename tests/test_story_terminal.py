@@ -223,11 +223,13 @@ def test_real_terminal_story_turns(tmp_path: Path):
     assert child.exitstatus == 0
 
 
-def test_real_terminal_save_refuses_to_clobber(tmp_path: Path):
+def test_real_terminal_save_refuses_to_clobber_and_takes_bytes_that_are_not_utf8(tmp_path: Path):
+    """/save keeps a file that exists (/save! replaces it); 0xff 0xfe typed under a strict UTF-8 locale
+    become U+FFFD: the story goes on, /save and /save! write it. One terminal for both: a start costs seconds."""
     pexpect = pytest.importorskip("pexpect")
     kept = tmp_path / "kept.txt"
     kept.write_text("a story worth keeping\n")
-    child = spawn_terminal(pexpect, tmp_path, 20)
+    child = spawn_terminal(pexpect, tmp_path, 20, {"PYTHONIOENCODING": "utf-8:strict"}, codec_errors="replace")
 
     def command(keys: str, answer: str) -> None:
         answered(child, keys, answer)
@@ -237,39 +239,21 @@ def test_real_terminal_save_refuses_to_clobber(tmp_path: Path):
         command("/save kept.txt\r", "nothing to save, the story is empty")
         command("/save! kept.txt\r", "nothing to save, the story is empty")
         assert kept.read_text() == "a story worth keeping\n"
-        child.send("alice was\r")
+        os.write(child.child_fd, b"alice \xff\xfe was\r")  # send() would encode it
         child.expect_exact("\r\n\r\n")
         child.expect_exact(PROMPT.strip())
         command("/save kept.txt\r", "already exists; /save! kept.txt overwrites it")
         assert kept.read_text() == "a story worth keeping\n"
+        command("/save story.txt\r", "saved the story")
         command("/save! kept.txt\r", "saved the story")
-        assert kept.read_text().startswith("alice was")
-        child.sendcontrol("d")
-        child.expect(pexpect.EOF)
-    finally:
-        child.close(force=True)
-    assert child.exitstatus == 0
-
-
-def test_real_terminal_takes_bytes_that_are_not_utf8(tmp_path: Path):
-    """0xff 0xfe typed under a strict UTF-8 locale become U+FFFD: the story goes on, /show and /save work."""
-    pexpect = pytest.importorskip("pexpect")
-    child = spawn_terminal(pexpect, tmp_path, 20, {"PYTHONIOENCODING": "utf-8:strict"}, codec_errors="replace")
-    try:
-        child.expect_exact(PROMPT.strip())
-        os.write(child.child_fd, b"alice \xff\xfe was\r")  # send() would encode it
-        child.expect_exact("\r\n\r\n")
-        child.expect_exact(PROMPT.strip())
-        child.send("/save story.txt\r")
-        child.expect_exact("saved the story")
-        child.expect_exact(PROMPT.strip())
         child.sendcontrol("d")
         child.expect(pexpect.EOF)
         assert "Error" not in child.before
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
-    assert (tmp_path / "story.txt").read_text(encoding="utf-8").startswith("alice \ufffd\ufffd was")
+    story = (tmp_path / "story.txt").read_text(encoding="utf-8")
+    assert story.startswith("alice \ufffd\ufffd was") and kept.read_text(encoding="utf-8") == story
 
 
 def test_real_terminal_shows_the_books_case_and_lowercase_on_request(tmp_path: Path):
