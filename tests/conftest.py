@@ -70,20 +70,18 @@ def ctrl_c_reaches_children():
 
 
 def train_in_process(args: list[str], cache: Path) -> None:
-    """`python -m train ARGS` run in this process (torch, dynamo and matplotlib are imported already:
-    no 8 s start), with a private token cache; the torch threads it sets are given back."""
-    from train.__main__ import main as train_main
+    """`python -m train ARGS` run in this process (tests/test_train.py's train_here: no 8 s start of
+    python, torch and matplotlib), with a private token cache."""
+    from test_train import train_here
 
-    threads = torch.get_num_threads()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", str(cache))
-        try:
-            assert train_main(args) == 0
-        finally:
-            torch.set_num_threads(threads)
+        code, err = train_here(*args)
+    assert code == 0, err[-2000:]
 
 
 def needs_corpus_here() -> None:
+    """Skip the test that asked for a model of the shared corpus where the corpus is absent."""
     if not CORPUS.is_dir():
         pytest.skip(f"shared corpus folder {CORPUS} is absent")
 

@@ -20,14 +20,24 @@ TINY = ["--from", "none", "--embed", "16", "--hidden", "48", "--layers", "1", "-
         "--minutes", "0", "--warmup-steps", "10", "--eval-every", "200"]
 
 
-def train(*args: str, procs: int, tmp: Path) -> str:
-    """stderr of `torchrun --nproc_per_node=PROCS -m train ARGS`."""
+def start_torchrun(*args: str, procs: int, tmp: Path) -> subprocess.Popen:
+    """`torchrun --nproc_per_node=PROCS -m train ARGS`, started (its token cache its own)."""
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}"]
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp / "cache"), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([*launcher, "-m", "train", *args], cwd=ROOT, capture_output=True, text=True, env=env,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stderr
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp / "torchrun-cache"), "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([*launcher, "-m", "train", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def finished(run: subprocess.Popen) -> str:
+    """The stderr of a started run once it ended well."""
+    try:
+        _, err = run.communicate(timeout=300)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 0, err[-2000:]
+    return err
 
 
 def train_one(*args: str, tmp: Path) -> str:
@@ -46,9 +56,12 @@ def metrics(folder: Path) -> dict:
 @needs_corpus
 def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path):
     book = str(CORPUS / "alice29.txt")
-    one = train_one(book, "--out", str(tmp_path / "one"), "--batch", "8", "--epochs", "1", *TINY, tmp=tmp_path)
-    two = train(book, "--out", str(tmp_path / "two"), "--batch", "4", "--epochs", "1", *TINY, procs=2,
-                tmp=tmp_path)
+    two_run = start_torchrun(book, "--out", str(tmp_path / "two"), "--batch", "4", "--epochs", "1", *TINY, procs=2,
+                             tmp=tmp_path)
+    try:  # the one-process run goes meanwhile, while torchrun's processes start python and torch
+        one = train_one(book, "--out", str(tmp_path / "one"), "--batch", "8", "--epochs", "1", *TINY, tmp=tmp_path)
+    finally:
+        two = finished(two_run)
     assert "x 2 processes" in two
     assert two.count("*best*") == one.count("*best*")  # only rank 0 prints
     a, b = metrics(tmp_path / "one"), metrics(tmp_path / "two")

@@ -52,11 +52,13 @@ def test_one_shot_streams_the_continuation_within_3_seconds(tmp_path, generator)
     assert proc.returncode == 0 and err == b""
     # 3 s is the promise; on a machine busier than its cores (other people's training) it is not measurable,
     # and where `import torch` alone takes most of it (3 s on a 2-vCPU Zen 3), the promise is that floor + 1 s
-    floor_start = time.monotonic()
-    subprocess.run([sys.executable, "-c", "import torch"], check=True, env=clean_env())
-    floor = time.monotonic() - floor_start
-    limit = max(3.0, floor + 1.0) if os.getloadavg()[0] <= (os.cpu_count() or 1) else 10.0
-    assert elapsed < limit, f"first character after {elapsed:.2f} s (import torch alone: {floor:.2f} s)"
+    # (measured only when 3 s were not met: a process of its own, seconds long)
+    if elapsed >= 3.0:
+        floor_start = time.monotonic()
+        subprocess.run([sys.executable, "-c", "import torch"], check=True, env=clean_env())
+        floor = time.monotonic() - floor_start
+        limit = max(3.0, floor + 1.0) if os.getloadavg()[0] <= (os.cpu_count() or 1) else 10.0
+        assert elapsed < limit, f"first character after {elapsed:.2f} s (import torch alone: {floor:.2f} s)"
     assert text == generator.generate("alice", 50, rng_seed=4, temperature=0.8, top_k=0, top_p=0.95,
                                       best_of=Settings().best_of, exact=False) + "\n"
 

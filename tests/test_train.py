@@ -277,12 +277,13 @@ def test_second_ctrl_c_during_that_evaluation_says_no_model_was_exported(tmp_pat
     (b"Alice was here.\n" * 3, "characters"),
 ])
 def test_bad_book_is_one_line_and_exit_2(tmp_path, content, expected):
+    """main() of `python -m train` (the next test runs the command itself for the same one-line errors)."""
     book = tmp_path / "book.txt"
     book.write_bytes(content)
-    result = run_cli(str(book), "--out", str(tmp_path / "m"), *TINY)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], result.stderr
+    code, err = train_here(str(book), "--out", str(tmp_path / "m"), *TINY)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], err
     assert not (tmp_path / "m").exists()
 
 
