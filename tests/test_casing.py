@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from together import write_together
 
 from engine import Generator
 from engine.casing import CASING, Casing, Recaser, read_casing, recase, vocab_digest
@@ -125,7 +126,9 @@ def test_same_rng_seed_same_text_only_cased(loaded):
 def test_twenty_continuations_at_the_defaults_read_like_the_book(loaded):
     seeds = (["Alice was", "The Queen said", "", "The Mock Turtle", "“What", "So she"] * 4)[:20]
     with Generator(loaded) as gen:
-        texts = [seed + gen.generate(seed, 300, rng_seed=n, best_of=2, exact=False) for n, seed in enumerate(seeds)]
+        jobs = [{"seed": seed, "length": 300, "rng_seed": n, "best_of": 2, "exact": False}
+                for n, seed in enumerate(seeds)]
+        texts = [seed + text for seed, text in zip(seeds, write_together(gen, jobs), strict=True)]
     for text in texts:
         words = WORD.findall(text)
         assert "i" not in words, text

@@ -3,21 +3,29 @@ their own, the bundled library model is the default start, and --from none is tr
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_train import CORPUS, ROOT, TINY, needs_corpus, private_cache, run_cli, train_straight_and_interrupted  # noqa: F401 (private_cache: the autouse fixture)
+from test_train import (  # noqa: F401 (private_cache: the autouse fixture)
+    CORPUS,
+    TINY,
+    needs_corpus,
+    private_cache,
+    train_here,
+    train_straight_and_interrupted,
+)
 
 from engine.generator import Generator
 from engine.modelfolder import BUNDLED_MODELS, load_model_folder
 from engine.vocab import Vocab
 from train.__main__ import main as train_main
+from train.eval import main as eval_main
 from train.finetune import extend_vocab, init_from_base, load_base
 
 # TINY without --from none and the architecture (the base fixes those)
@@ -28,15 +36,10 @@ FRENCH = ("\n\n« L'été, à Noël, ça et là, la mère de François rêvait d
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory) -> Path:
-    """A small real base model: a few hundred steps on Alice, from scratch."""
-    folder = tmp_path_factory.mktemp("base") / "base"
-    cache = tmp_path_factory.mktemp("cache")
-    result = subprocess.run([sys.executable, "-m", "train", str(CORPUS / "wonderland.txt"), "--out", str(folder),
-                             "--epochs", "0.5", "--eval-every", "100", *TINY], cwd=ROOT, capture_output=True,
-                            text=True, timeout=240, env={**__import__("os").environ, "XDG_CACHE_HOME": str(cache)})
-    assert result.returncode == 0, result.stderr[-2000:]
-    return folder
+def base(tiny_base: Path) -> Path:
+    """A small real base model: a few hundred steps on Alice, from scratch (trained once per session,
+    tests/conftest.py; read here, never changed)."""
+    return tiny_base
 
 
 @pytest.fixture
@@ -102,10 +105,10 @@ def test_fine_tuning_keeps_the_base_and_adds_the_new_books_characters(base, fren
     with Generator(out) as generator:
         text = generator.generate("« l'été", 80, rng_seed=1)
     assert len(text) == 80
-    scored = subprocess.run([sys.executable, "-m", "train.eval", str(out), str(french_book)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
-    assert scored.returncode == 0, scored.stderr
-    assert f"model: {out} (fine-tuned from base (1 book))" in scored.stdout
+    scored = io.StringIO()  # `python -m train.eval`'s main() here (tests/test_train_eval.py runs the CLI)
+    with contextlib.redirect_stdout(scored):
+        assert eval_main([str(out), str(french_book)]) == 0
+    assert f"model: {out} (fine-tuned from base (1 book))" in scored.getvalue()
 
 
 @needs_corpus
@@ -142,20 +145,20 @@ def test_from_none_is_training_from_scratch_bit_for_bit(tmp_path):
 
 @needs_corpus
 def test_architecture_options_clash_with_a_base_in_one_line(base, tmp_path):
-    result = run_cli(str(CORPUS / "alice29.txt"), "--out", str(tmp_path / "m"), "--from", str(base),
-                     "--hidden", "64")
-    assert result.returncode == 2
-    assert result.stderr.strip().count("\n") == 0
-    assert "--hidden 64" in result.stderr and "--from none" in result.stderr
+    code, err = train_here(str(CORPUS / "alice29.txt"), "--out", str(tmp_path / "m"), "--from", str(base),
+                           "--hidden", "64")  # main() of `python -m train` (tests/test_train.py runs the CLI's)
+    assert code == 2
+    assert err.strip().count("\n") == 0
+    assert "--hidden 64" in err and "--from none" in err
 
 
 @needs_corpus
 def test_keep_case_with_a_lowercase_base_trains_from_scratch_and_says_so(base, tmp_path):
     out = tmp_path / "cased"
-    result = run_cli(str(CORPUS / "alice29.txt"), "--out", str(out), "--from", str(base), "--keep-case",
-                     "--epochs", "0.05", *TUNE)
-    assert result.returncode == 0, result.stderr
-    assert "lowercase, so this run trains from scratch" in result.stderr
+    code, err = train_here(str(CORPUS / "alice29.txt"), "--out", str(out), "--from", str(base), "--keep-case",
+                           "--epochs", "0.05", "--val-frac", "0.02", *TUNE)  # (a full-size model: little to score)
+    assert code == 0, err
+    assert "lowercase, so this run trains from scratch" in err
     loaded = load_model_folder(out)
     assert loaded.config["base"] is None and not loaded.vocab.lowercase and "A" in loaded.vocab.chars
 
@@ -163,9 +166,9 @@ def test_keep_case_with_a_lowercase_base_trains_from_scratch_and_says_so(base, t
 def test_a_missing_base_is_one_line(tmp_path):
     book = tmp_path / "book.txt"
     book.write_text("alice " * 2000)
-    result = run_cli(str(book), "--out", str(tmp_path / "m"), "--from", str(tmp_path / "nowhere"))
-    assert result.returncode == 2
-    assert result.stderr.strip().count("\n") == 0 and "nowhere" in result.stderr
+    code, err = train_here(str(book), "--out", str(tmp_path / "m"), "--from", str(tmp_path / "nowhere"))
+    assert code == 2
+    assert err.strip().count("\n") == 0 and "nowhere" in err
 
 
 @needs_corpus
@@ -173,8 +176,8 @@ def test_a_stopped_fine_tuning_resumes_the_same_run(base, tmp_path):
     book = str(CORPUS / "alice29.txt")
     args = ["--from", str(base), "--epochs", "1", "--eval-every", "100", "--checkpoint-minutes", "100", *TUNE]
     straight, interrupted, _ = train_straight_and_interrupted(book, args, tmp_path)
-    resumed = run_cli("--resume", "--out", str(interrupted), "--no-progress")
-    assert resumed.returncode == 0, resumed.stderr
+    code, resumed = train_here("--resume", "--out", str(interrupted), "--no-progress")
+    assert code == 0, resumed
     a = load_file(str(straight / "checkpoint.safetensors"))
     b = load_file(str(interrupted / "checkpoint.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a if k.startswith(("model.", "optim."))), "resume diverged"

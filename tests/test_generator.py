@@ -78,8 +78,8 @@ def wait_until(condition, timeout: float = 2.0) -> bool:
 
 
 def test_stream_yields_exactly_length_characters_in_several_chunks(gen):
-    chunks = list(gen.stream("alice", 3000, rng_seed=1))
-    assert len("".join(chunks)) == 3000
+    chunks = list(gen.stream("alice", 600, rng_seed=1))
+    assert len("".join(chunks)) == 600
     assert len(chunks) > 1  # streamed as produced, not handed over at the end
 
 
@@ -179,10 +179,10 @@ def test_concurrent_streams_share_each_step_and_write_what_each_writes_alone(loa
 
 
 def test_async_streams_write_what_each_writes_alone(gen):
-    alone = [gen.generate("alice", 1500, sampling=c, rng_seed=i) for i, c in enumerate(SETTINGS[:4])]
+    alone = [gen.generate("alice", 400, sampling=c, rng_seed=i) for i, c in enumerate(SETTINGS[:4])]
 
     async def read(i: int) -> str:
-        return "".join([c async for c in gen.astream("alice", 1500, sampling=SETTINGS[i], rng_seed=i)])
+        return "".join([c async for c in gen.astream("alice", 400, sampling=SETTINGS[i], rng_seed=i)])
 
     async def main():
         return await asyncio.gather(*(read(i) for i in range(4)))
@@ -218,8 +218,8 @@ def test_async_readers_never_block_the_event_loop(loaded):
 
 
 def test_closing_a_stream_frees_its_slot_at_once_and_others_carry_on(gen):
-    expected = gen.generate("the queen", 2000, rng_seed=2)
-    streams = [gen.stream(s, 2000, rng_seed=i) for i, s in enumerate(["alice", "the cat", "the queen"])]
+    expected = gen.generate("the queen", 600, rng_seed=2)
+    streams = [gen.stream(s, 600, rng_seed=i) for i, s in enumerate(["alice", "the cat", "the queen"])]
     firsts = [next(s) for s in streams]
     assert gen.active_streams == 3
     streams[0].close()

@@ -23,6 +23,9 @@ needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus fo
 # a tiny model from scratch: the run's seconds go to starting python and torch, not to steps
 TINY = ("--from none --embed 16 --hidden 48 --layers 1 --batch 8 --seq-len 40 --dropout 0 --embed-dropout 0 "
         "--weight-drop 0 --threads 1 --warmup-steps 10 --eval-every 50")
+# a run that ends by itself after two passes over the book, ~110 steps: about a second of steps and
+# exports (each evaluation exports the model), not the 6 s of `--minutes 0.1` with an export every 0.3 s
+TWO_EPOCHS = f"{TINY} --epochs 2"
 WAIT = 240.0  # seconds for a run on a busy machine (python and torch start in the child)
 
 
@@ -103,7 +106,7 @@ def test_owner_teaches_a_book_and_talks_to_it_without_a_restart(book, models) ->
         assert "`!tiny`: gutenberg:77" in listing and "`!holmes`" in listing
         never_pinged(fake)
 
-    run_with_bot(scenario, **learn_settings(models))
+    run_with_bot(scenario, **learn_settings(models, learn_train_args=TWO_EPOCHS))
 
 
 @needs_corpus

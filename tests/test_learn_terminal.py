@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_learn_discord import CORPUS, TINY, WAIT, needs_corpus
+from test_learn_discord import CORPUS, TWO_EPOCHS, WAIT, needs_corpus
 
 from bot.learn.lesson import Lesson
 from bot.learn.training_job import LearnJob
@@ -28,7 +28,7 @@ def test_learn_trains_in_the_background_and_a_ctrl_c_for_the_story_leaves_it_alo
     models = tmp_path / "models"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALICE_", "DISCORD_"))}
     env.update(PROMPT_TOOLKIT_NO_CPR="1", ALICE_HISTORY=str(tmp_path / "history"), PYTHONPATH=str(ROOT), TERM="xterm",
-               ALICE_MODELS_DIR=str(models), ALICE_LEARN_TRAIN_ARGS=TINY, XDG_CACHE_HOME=str(tmp_path / "cache"))
+               ALICE_MODELS_DIR=str(models), ALICE_LEARN_TRAIN_ARGS=TWO_EPOCHS, XDG_CACHE_HOME=str(tmp_path / "cache"))
     child = pexpect.spawn(sys.executable, ["-m", "bot", "--len", "1000000", "--temp", "0", "--device", "cpu"],
                           cwd=str(tmp_path), env=env, encoding="utf-8", timeout=60, dimensions=(24, 160))
     try:

@@ -30,9 +30,6 @@ from train.lexicon import main as lexicon_main
 from train.lexicon import text_lexicon
 
 pytestmark = needs_corpus
-EXTRA = ("\n\nThe White Rabbit ran down the rabbit-hole; the Gryphon wouldn't co-operate, and Alice didn’t "
-         "mind. In 1865 the 3rd Queen said: “Don't!” Then she said don’t again.\n") * 8
-
 
 def key(word: str) -> str:
     return "".join(fold(ch) for ch in word)
@@ -68,20 +65,10 @@ def read_together(generator: Generator, jobs: list[dict]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("book") / "alice-start.txt"
-    path.write_text((CORPUS / "wonderland.txt").read_text(encoding="utf-8-sig")[:40_000] + EXTRA, encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory, book) -> Path:
-    """A barely trained model that keeps case: its own spelling is mostly nonsense."""
-    out = tmp_path_factory.mktemp("tiny") / "tiny"
-    with pytest.MonkeyPatch.context() as patch:  # a private token cache (the autouse fixture is per test)
-        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
-        assert train_main([str(book), "--out", str(out), "--epochs", "0.3", "--keep-case", *TINY]) == 0
-    return out
+def tiny(cased_tiny: Path) -> Path:
+    """A barely trained model that keeps case, its own spelling mostly nonsense: trained once per
+    session (tests/conftest.py), shared with tests/test_words_option.py."""
+    return cased_tiny
 
 
 @pytest.fixture(scope="module")
@@ -98,11 +85,11 @@ def alice():
 
 # -- the lexicon file ---------------------------------------------------------------------------
 
-def test_training_writes_the_books_words_counted_into_the_model_folder(tiny, book):
+def test_training_writes_the_books_words_counted_into_the_model_folder(tiny, cased_book):
     text = (tiny / LEXICON).read_text(encoding="utf-8")
     assert text.startswith("# ")
     loaded = load_model_folder(tiny)
-    expected = text_lexicon([read_book(str(book), lowercase=False).text], loaded.vocab)
+    expected = text_lexicon([read_book(str(cased_book), lowercase=False).text], loaded.vocab)
     assert loaded.lexicon == expected == Lexicon.parse(text)
     counts = loaded.lexicon.counts
     assert counts["rabbit-hole"] >= 8 and counts["co-operate"] >= 8  # hyphenated words stay whole

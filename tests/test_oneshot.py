@@ -52,11 +52,13 @@ def test_one_shot_streams_the_continuation_within_3_seconds(tmp_path, generator)
     assert proc.returncode == 0 and err == b""
     # 3 s is the promise; on a machine busier than its cores (other people's training) it is not measurable,
     # and where `import torch` alone takes most of it (3 s on a 2-vCPU Zen 3), the promise is that floor + 1 s
-    floor_start = time.monotonic()
-    subprocess.run([sys.executable, "-c", "import torch"], check=True, env=clean_env())
-    floor = time.monotonic() - floor_start
-    limit = max(3.0, floor + 1.0) if os.getloadavg()[0] <= (os.cpu_count() or 1) else 10.0
-    assert elapsed < limit, f"first character after {elapsed:.2f} s (import torch alone: {floor:.2f} s)"
+    # (measured only when 3 s were not met: a process of its own, seconds long)
+    if elapsed >= 3.0:
+        floor_start = time.monotonic()
+        subprocess.run([sys.executable, "-c", "import torch"], check=True, env=clean_env())
+        floor = time.monotonic() - floor_start
+        limit = max(3.0, floor + 1.0) if os.getloadavg()[0] <= (os.cpu_count() or 1) else 10.0
+        assert elapsed < limit, f"first character after {elapsed:.2f} s (import torch alone: {floor:.2f} s)"
     assert text == generator.generate("alice", 50, rng_seed=4, temperature=0.8, top_k=0, top_p=0.95,
                                       best_of=Settings().best_of, exact=False) + "\n"
 
@@ -100,11 +102,11 @@ def test_settings_come_from_dotenv_and_the_command_line_wins(tmp_path, monkeypat
 
 
 def test_lengths_beyond_the_discord_cap_are_fine_without_discord(tmp_path):
-    # a few seconds alone (plain sampling: this is about lengths; best of 16 writes 3,300 characters in ~30 s)
-    once = alice("--seed", "alice", "--len", "3300", "--exact", "--rng-seed", "1", "--best-of", "1", cwd=tmp_path,
+    # plain sampling and just past the cap: this is about lengths (best of 16 made it 35 s; 3,300 characters, 26 s)
+    once = alice("--seed", "alice", "--len", "1600", "--exact", "--rng-seed", "1", "--best-of", "1", cwd=tmp_path,
                  timeout=300)
-    assert (once.returncode, once.stderr) == (0, "")  # the default cap (1500) is Discord's
-    assert len(once.stdout) == 3300 + len("\n")
+    assert (once.returncode, once.stderr) == (0, "")  # past the default cap (1500), which is Discord's
+    assert len(once.stdout) == 1600 + len("\n")
     piped = alice("--len", "150", stdin="alice\nthe queen\n", cwd=tmp_path, ALICE_MAX_LENGTH="100", ALICE_EXACT="on",
                   ALICE_BEST_OF="1")
     assert (piped.returncode, piped.stderr) == (0, "")  # a cap the user set for Discord, ignored here too

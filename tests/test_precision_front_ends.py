@@ -47,17 +47,22 @@ def test_info_says_which_precision_runs_and_why():
 def test_the_worker_leaves_a_core_to_the_readers_and_the_caller_keeps_its_threads(small):  # noqa: F811 (the imported fixture)
     import os
 
+    outside = torch.get_num_threads()  # 1: tests/conftest.py
+    torch.set_num_threads(os.cpu_count() or 1)  # torch's own default: not what the worker takes, so a leak shows
     before = torch.get_num_threads()
-    with Generator(small) as gen:
-        seen = []
-        step = gen.model_step
+    try:
+        with Generator(small) as gen:
+            seen = []
+            step = gen.model_step
 
-        def spy(ids, state):
-            seen.append(torch.get_num_threads())
-            return step(ids, state)
-        spy.read = step.read
-        gen.wrap_step(lambda _: spy)
-        gen.generate("alice", 5, rng_seed=1)
-        assert torch.get_num_threads() == before  # the caller's own setting
+            def spy(ids, state):
+                seen.append(torch.get_num_threads())
+                return step(ids, state)
+            spy.read = step.read
+            gen.wrap_step(lambda _: spy)
+            gen.generate("alice", 5, rng_seed=1)
+            assert torch.get_num_threads() == before  # the caller's own setting
+    finally:
+        torch.set_num_threads(outside)
     assert seen and set(seen) == {max(1, min(before, (os.cpu_count() or 1) - 1))}
     assert f"of {os.cpu_count()} cores left to the readers" in gen.precision.reason

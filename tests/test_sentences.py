@@ -8,6 +8,7 @@ import asyncio
 import re
 
 import pytest
+from together import write_together
 
 from engine import Conversation, Generator
 from engine.bestof import DEFAULT_BEST_OF
@@ -110,7 +111,8 @@ def test_a_story_goes_on_from_exactly_the_text_a_best_of_k_turn_showed(gen: Gene
 
 
 def test_continuations_end_at_a_sentence_end_within_the_overshoot(gen: Generator):
-    texts = [gen.generate("the hatter", 200, rng_seed=i, exact=False, sampling=BEST_OF_3) for i in range(20)]
+    texts = write_together(gen, [{"seed": "the hatter", "length": 200, "rng_seed": i, "exact": False,
+                                  "sampling": BEST_OF_3} for i in range(20)])
     assert all(len(t) <= longest(200, exact=False) for t in texts)
     assert sum(map(ends_a_sentence, texts)) >= 19, [t[-40:] for t in texts if not ends_a_sentence(t)]
 
@@ -122,21 +124,21 @@ def test_exact_still_cuts_exactly(gen: Generator):
 
 def test_an_empty_seed_never_writes_only_white_space(gen: Generator):
     for sampling in (Sampling(), BEST_OF_3):
-        for rng_seed in range(40):
-            text = gen.generate("", 40, rng_seed=rng_seed, sampling=sampling)
+        jobs = [{"seed": "", "length": 40, "rng_seed": rng_seed, "sampling": sampling} for rng_seed in range(40)]
+        for rng_seed, text in enumerate(write_together(gen, jobs)):
             assert text.strip(), (sampling, rng_seed)
             assert not text[0].isspace()
 
 
 def test_no_layout_junk_from_any_seed(gen: Generator):
     """No run of spaces past the books' own, no second blank line, no ornament rows or chapter headings."""
-    for rng_seed in range(6):
-        for seed in ("", "the end of the chapter.\n\n"):
-            text = gen.generate(seed, 300, rng_seed=rng_seed, sampling=Sampling(temperature=1.2, top_p=1.0))
-            assert "                         " not in text  # 25 spaces
-            assert not re.search(r"\n[ \t]*\n[ \t]*\n", text)
-            assert not re.search(r"(?m)^[ \t]*[*=~#]", text)
-            assert not re.search(r"(?im)^[ \t]*chapter[ \t]+[0-9ivxlc]", text)
+    jobs = [{"seed": seed, "length": 300, "rng_seed": rng_seed, "sampling": Sampling(temperature=1.2, top_p=1.0)}
+            for rng_seed in range(6) for seed in ("", "the end of the chapter.\n\n")]
+    for text in write_together(gen, jobs):
+        assert "                         " not in text  # 25 spaces
+        assert not re.search(r"\n[ \t]*\n[ \t]*\n", text)
+        assert not re.search(r"(?m)^[ \t]*[*=~#]", text)
+        assert not re.search(r"(?im)^[ \t]*chapter[ \t]+[0-9ivxlc]", text)
 
 
 def test_a_candidate_ends_after_its_sentence_and_keeps_the_white_space_apart():

@@ -181,9 +181,13 @@ def answered(child, keys: str, answer: str) -> None:
     child.expect_exact(PROMPT.strip())
 
 
-def test_real_terminal_story_turns(tmp_path: Path):
+def test_real_terminal_story_turns_then_the_books_case_and_lowercase(tmp_path: Path):
+    """Turns, Enter, /retry, /undo, /show, /save, /new; then, in the same terminal (a start costs seconds),
+    /case lower shows the text as the model writes it, /case book as the book prints it: the same text
+    from the same seed, and the typed line as typed either way; /info says where the case comes from."""
     pexpect = pytest.importorskip("pexpect")
     child = spawn_terminal(pexpect, tmp_path, 40)
+    seed = "The Queen said"
 
     def turn(keys: str) -> None:  # a continuation ends with a blank line, then the prompt is back
         child.send(keys)
@@ -196,6 +200,13 @@ def test_real_terminal_story_turns(tmp_path: Path):
     def saved(name: str) -> str:
         command(f"/save {name}\r", "saved the story")
         return (tmp_path / name).read_text()
+
+    def story(case: str) -> str:
+        command(f"/case {case}\r", f"case = {case}")
+        turn(seed + "\r")
+        text = saved(f"{case}.txt")
+        command("/new\r", "a new story")
+        return text
 
     try:
         child.expect_exact(PROMPT.strip())
@@ -216,18 +227,27 @@ def test_real_terminal_story_turns(tmp_path: Path):
         command("/undo\r", "took back the last line")
         command("/new\r", "a new story")
         command("/show\r", "(the story is empty)")
+        command("/len 120\r", "length = 120")  # the case: continuations long enough to show some
+        command("/seed 5\r", "random seed = 5")
+        lower, book = story("lower"), story("book")
+        command("/info\r", "(casing.txt)")
         child.sendcontrol("d")
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
+    assert lower.startswith(seed) and book.startswith(seed)
+    assert lower[len(seed):] == lower[len(seed):].lower() != book[len(seed):]
+    assert book.lower() == lower.lower()
 
 
-def test_real_terminal_save_refuses_to_clobber(tmp_path: Path):
+def test_real_terminal_save_refuses_to_clobber_and_takes_bytes_that_are_not_utf8(tmp_path: Path):
+    """/save keeps a file that exists (/save! replaces it); 0xff 0xfe typed under a strict UTF-8 locale
+    become U+FFFD: the story goes on, /save and /save! write it. One terminal for both: a start costs seconds."""
     pexpect = pytest.importorskip("pexpect")
     kept = tmp_path / "kept.txt"
     kept.write_text("a story worth keeping\n")
-    child = spawn_terminal(pexpect, tmp_path, 20)
+    child = spawn_terminal(pexpect, tmp_path, 20, {"PYTHONIOENCODING": "utf-8:strict"}, codec_errors="replace")
 
     def command(keys: str, answer: str) -> None:
         answered(child, keys, answer)
@@ -237,66 +257,18 @@ def test_real_terminal_save_refuses_to_clobber(tmp_path: Path):
         command("/save kept.txt\r", "nothing to save, the story is empty")
         command("/save! kept.txt\r", "nothing to save, the story is empty")
         assert kept.read_text() == "a story worth keeping\n"
-        child.send("alice was\r")
+        os.write(child.child_fd, b"alice \xff\xfe was\r")  # send() would encode it
         child.expect_exact("\r\n\r\n")
         child.expect_exact(PROMPT.strip())
         command("/save kept.txt\r", "already exists; /save! kept.txt overwrites it")
         assert kept.read_text() == "a story worth keeping\n"
+        command("/save story.txt\r", "saved the story")
         command("/save! kept.txt\r", "saved the story")
-        assert kept.read_text().startswith("alice was")
-        child.sendcontrol("d")
-        child.expect(pexpect.EOF)
-    finally:
-        child.close(force=True)
-    assert child.exitstatus == 0
-
-
-def test_real_terminal_takes_bytes_that_are_not_utf8(tmp_path: Path):
-    """0xff 0xfe typed under a strict UTF-8 locale become U+FFFD: the story goes on, /show and /save work."""
-    pexpect = pytest.importorskip("pexpect")
-    child = spawn_terminal(pexpect, tmp_path, 20, {"PYTHONIOENCODING": "utf-8:strict"}, codec_errors="replace")
-    try:
-        child.expect_exact(PROMPT.strip())
-        os.write(child.child_fd, b"alice \xff\xfe was\r")  # send() would encode it
-        child.expect_exact("\r\n\r\n")
-        child.expect_exact(PROMPT.strip())
-        child.send("/save story.txt\r")
-        child.expect_exact("saved the story")
-        child.expect_exact(PROMPT.strip())
         child.sendcontrol("d")
         child.expect(pexpect.EOF)
         assert "Error" not in child.before
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
-    assert (tmp_path / "story.txt").read_text(encoding="utf-8").startswith("alice \ufffd\ufffd was")
-
-
-def test_real_terminal_shows_the_books_case_and_lowercase_on_request(tmp_path: Path):
-    """/case lower shows the text as the model writes it, /case book as the book prints it: the same
-    text from the same seed, and the typed line as typed either way; /info says where the case comes from."""
-    pexpect = pytest.importorskip("pexpect")
-    child = spawn_terminal(pexpect, tmp_path, 120)
-    seed = "The Queen said"
-
-    def story(case: str) -> str:
-        answered(child, f"/case {case}\r", f"case = {case}")
-        child.send(seed + "\r")
-        child.expect_exact("\r\n\r\n")
-        child.expect_exact(PROMPT.strip())
-        answered(child, f"/save {case}.txt\r", "saved the story")
-        answered(child, "/new\r", "a new story")
-        return (tmp_path / f"{case}.txt").read_text()
-
-    try:
-        child.expect_exact(PROMPT.strip())
-        answered(child, "/seed 5\r", "random seed = 5")
-        lower, book = story("lower"), story("book")
-        answered(child, "/info\r", "(casing.txt)")
-        child.sendcontrol("d")
-        child.expect(pexpect.EOF)
-    finally:
-        child.close(force=True)
-    assert lower.startswith(seed) and book.startswith(seed)
-    assert lower[len(seed):] == lower[len(seed):].lower() != book[len(seed):]
-    assert book.lower() == lower.lower()
+    story = (tmp_path / "story.txt").read_text(encoding="utf-8")
+    assert story.startswith("alice \ufffd\ufffd was") and kept.read_text(encoding="utf-8") == story

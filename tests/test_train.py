@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import os
@@ -47,6 +49,19 @@ def run_cli(*args: str, env_extra: dict | None = None, **kwargs) -> subprocess.C
                           env=env, timeout=240, **kwargs)
 
 
+def train_here(*args: str) -> tuple[int, str]:
+    """`python -m train ARGS` in this process (torch is imported already: no 8 s start in a child);
+    its exit code and what it wrote on stderr."""
+    err = io.StringIO()
+    threads = torch.get_num_threads()
+    try:
+        with contextlib.redirect_stderr(err):
+            code = train_main(list(args))
+    finally:
+        torch.set_num_threads(threads)
+    return code, err.getvalue()
+
+
 @needs_corpus
 def test_tiny_model_beats_unigram_entropy_within_seconds(tmp_path):
     out = tmp_path / "m"
@@ -73,9 +88,8 @@ def test_tiny_model_beats_unigram_entropy_within_seconds(tmp_path):
 
 
 @needs_corpus
-def test_export_load_round_trip_gives_the_same_predictions(tmp_path):
-    out = tmp_path / "m"
-    assert train_main([str(CORPUS / "wonderland.txt"), "--out", str(out), "--epochs", "0.2", *TINY]) == 0
+def test_export_load_round_trip_gives_the_same_predictions(tiny_base):
+    out = tiny_base  # TINY on wonderland.txt, exported by a real run (tests/conftest.py)
     loaded = load_model_folder(out)
     weights = load_file(str(out / "model.safetensors"))
     assert set(weights) == set(loaded.model.state_dict())
@@ -108,16 +122,29 @@ def _wait_for(path: Path, timeout: float = 120) -> None:
 
 
 def train_straight_and_interrupted(book: str, args: list[str], tmp_path: Path) -> tuple[Path, Path, str]:
-    """The same run twice: once to the end (tmp_path/straight), once stopped by Ctrl-C after its first
-    evaluation (tmp_path/interrupted, exit 130); returns both folders and the stopped run's stderr."""
-    straight = tmp_path / "straight"
-    assert run_cli(book, "--out", str(straight), *args).returncode == 0
+    """The same run twice: in a child stopped by Ctrl-C after its first evaluation (tmp_path/interrupted,
+    exit 130), and meanwhile, while the child starts python and torch, to the end in this process
+    (tmp_path/straight); returns both folders and the stopped run's stderr."""
     interrupted = tmp_path / "interrupted"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "child-cache")}  # no token cache written by both
     proc = subprocess.Popen([sys.executable, "-m", "train", book, "--out", str(interrupted), *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_for(interrupted / "history.csv")
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+    def ctrl_c_after_the_first_evaluation() -> None:
+        _wait_for(interrupted / "history.csv")
+        proc.send_signal(signal.SIGINT)
+    stopper = threading.Thread(target=ctrl_c_after_the_first_evaluation, daemon=True)
+    stopper.start()
+    try:
+        straight = tmp_path / "straight"
+        code, out = train_here(book, "--out", str(straight), *args)
+        assert code == 0, out
+        stopper.join(timeout=150)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 130, err
     return straight, interrupted, err
 
@@ -125,16 +152,16 @@ def train_straight_and_interrupted(book: str, args: list[str], tmp_path: Path) -
 @needs_corpus
 def test_ctrl_c_keeps_best_model_and_resume_continues_the_exact_step(tmp_path):
     book = str(CORPUS / "alice29.txt")
-    args = ["--epochs", "2", "--eval-every", "150", "--checkpoint-minutes", "100", *TINY]
+    args = ["--epochs", "1", "--eval-every", "100", "--checkpoint-minutes", "100", *TINY]  # 404 steps
     straight, interrupted, err = train_straight_and_interrupted(book, args, tmp_path)
     assert "Traceback" not in err
     assert "--resume" in err.splitlines()[-1]
     assert load_model_folder(interrupted).config["metrics"]["best_val_bpc"] > 0
     stopped_at = int(err.split("stopped at step ")[1].split(":")[0])
 
-    resumed = run_cli("--resume", "--out", str(interrupted), "--no-progress")
-    assert resumed.returncode == 0, resumed.stderr
-    assert f"resuming at step {stopped_at}" in resumed.stderr
+    code, resumed = train_here("--resume", "--out", str(interrupted), "--no-progress")
+    assert code == 0, resumed
+    assert f"resuming at step {stopped_at}" in resumed
     a = load_file(str(straight / "checkpoint.safetensors"))
     b = load_file(str(interrupted / "checkpoint.safetensors"))
     for name in a:
@@ -205,9 +232,9 @@ def test_ctrl_c_before_the_first_evaluation_evaluates_and_exports_a_model(tmp_pa
     assert loaded.config["metrics"]["best_val_bpc"] == bpc
     assert loaded.config["metrics"]["steps"] == step
 
-    resumed = run_cli("--resume", "--out", str(out), "--epochs", _epochs_for(book, step + 20), "--no-progress")
-    assert resumed.returncode == 0, resumed.stderr
-    assert f"resuming at step {step} (epoch 0, best {bpc:.4f} bits/char)" in resumed.stderr
+    code, resumed = train_here("--resume", "--out", str(out), "--epochs", _epochs_for(book, step + 20), "--no-progress")
+    assert code == 0, resumed
+    assert f"resuming at step {step} (epoch 0, best {bpc:.4f} bits/char)" in resumed
     assert load_model_folder(out).config["metrics"]["steps"] > step  # its final evaluation beat step 5's
 
 
@@ -244,53 +271,19 @@ def test_second_ctrl_c_during_that_evaluation_says_no_model_was_exported(tmp_pat
     assert load_model_folder(out).config["metrics"]["steps"] >= 15
 
 
-KILLER = """
-import sys, torch
-from engine.model import CharLSTM, ModelConfig
-from train.checkpoint import TrainState, save_checkpoint
-from pathlib import Path
-model = CharLSTM(ModelConfig(vocab_size=40, hidden=256, embed=32))
-opt = torch.optim.AdamW(model.parameters())
-path = Path(sys.argv[1])
-save_checkpoint(path, model, opt, TrainState(step=1))
-print("first", flush=True)
-step = 2
-while True:
-    save_checkpoint(path, model, opt, TrainState(step=step))
-    step += 1
-"""
-
-
-def test_kill_9_during_checkpoint_write_leaves_a_loadable_checkpoint(tmp_path):
-    from engine.model import CharLSTM, ModelConfig
-    from train.checkpoint import load_checkpoint
-
-    path = tmp_path / "checkpoint.safetensors"
-    for delay in (0.05, 0.2, 0.45):
-        proc = subprocess.Popen([sys.executable, "-c", KILLER, str(path)], cwd=ROOT, stdout=subprocess.PIPE,
-                                text=True)
-        assert proc.stdout.readline().strip() == "first"
-        time.sleep(delay)
-        proc.kill()
-        proc.wait()
-        model = CharLSTM(ModelConfig(vocab_size=40, hidden=256, embed=32))
-        opt = torch.optim.AdamW(model.parameters())
-        state, _ = load_checkpoint(path, model, opt, torch.device("cpu"))
-        assert state.step >= 1
-
-
 @pytest.mark.parametrize("content, expected", [
     (b"", "empty"),
     (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40, "not a text file"),
     (b"Alice was here.\n" * 3, "characters"),
 ])
 def test_bad_book_is_one_line_and_exit_2(tmp_path, content, expected):
+    """main() of `python -m train` (the next test runs the command itself for the same one-line errors)."""
     book = tmp_path / "book.txt"
     book.write_bytes(content)
-    result = run_cli(str(book), "--out", str(tmp_path / "m"), *TINY)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], result.stderr
+    code, err = train_here(str(book), "--out", str(tmp_path / "m"), *TINY)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], err
     assert not (tmp_path / "m").exists()
 
 

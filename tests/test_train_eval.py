@@ -9,47 +9,36 @@ import shutil
 import subprocess
 import sys
 
-from test_train import CORPUS, ROOT, TINY, needs_corpus, private_cache, run_cli  # noqa: F401 (private_cache: autouse)
+from test_train import ROOT, private_cache, run_cli  # noqa: F401 (private_cache: autouse)
 
 from engine.modelfolder import BUNDLED_MODEL
-from train.__main__ import main as train_main
 
 
-@needs_corpus
-def test_eval_scores_text_with_unknown_characters(tmp_path):
-    out = tmp_path / "m"
-    assert train_main([str(CORPUS / "alice29.txt"), "--out", str(out), "--epochs", "0.3", *TINY]) == 0
-    odd = tmp_path / "odd.txt"
-    odd.write_text("Ωmega ☃ snowman — “déjà vu” 😀 and alice said ‘hello’.\n" * 40, encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "train.eval", str(out), str(odd), "--device", "cpu"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    last = result.stdout.strip().splitlines()[-1]
-    assert last.startswith("bpc: ")
-    assert 0 < float(last.split()[1]) < 20
-    corrupt = run_eval_on_missing = subprocess.run(
-        [sys.executable, "-m", "train.eval", str(tmp_path / "nowhere"), str(odd)], cwd=ROOT, capture_output=True,
-        text=True, timeout=120)
-    assert corrupt.returncode == 2 and "no such model folder" in run_eval_on_missing.stderr
-
-
-def test_eval_record_stores_the_score_in_the_model_config(tmp_path):
+def test_eval_scores_text_with_unknown_characters_and_records_the_score_in_the_model_config(tmp_path):
+    """One scoring run for both facts (its python and torch take seconds to start): a text full of
+    characters the model never saw is scored, and --record stores the score and nothing else."""
     model = tmp_path / "alice"
     shutil.copytree(BUNDLED_MODEL, model)
     before = json.loads((model / "config.json").read_text(encoding="utf-8"))
-    text = tmp_path / "queen.txt"
-    text.write_text("“Off with her head!” the Queen shouted at the top of her voice.\n" * 30, encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "train.eval", str(model), str(text), "--record", "--device", "cpu"],
+    odd = tmp_path / "odd.txt"
+    odd.write_text("Ωmega ☃ snowman — “déjà vu” 😀 and alice said ‘hello’.\n" * 40, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "train.eval", str(model), str(odd), "--record", "--device", "cpu"],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    printed = float(result.stdout.strip().splitlines()[-1].split()[1])
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("bpc: ")
+    printed = float(last.split()[1])
+    assert 0 < printed < 20
     after = json.loads((model / "config.json").read_text(encoding="utf-8"))
-    entry = after["metrics"]["eval"]["queen.txt"]
+    entry = after["metrics"]["eval"]["odd.txt"]
     assert entry["bpc"] == round(printed, 4)
-    assert entry["sha256"] == hashlib.sha256(text.read_bytes()).hexdigest()
+    assert entry["sha256"] == hashlib.sha256(odd.read_bytes()).hexdigest()
     assert entry["command"].startswith("python -m train.eval ") and "--record" in entry["command"]
-    del after["metrics"]["eval"]["queen.txt"]
+    del after["metrics"]["eval"]["odd.txt"]
     assert after == before  # nothing else in config.json changed
+    missing = subprocess.run([sys.executable, "-m", "train.eval", str(tmp_path / "nowhere"), str(odd)], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "no such model folder" in missing.stderr
 
 
 def test_check_reads_a_book_as_training_would_and_writes_nothing(tmp_path):

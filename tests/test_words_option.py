@@ -9,7 +9,7 @@ import re
 import sys
 
 import pytest
-from test_lexicon import book, tiny, unlisted  # noqa: F401 (book, tiny: the fixtures)
+from test_lexicon import tiny, unlisted  # noqa: F401 (tiny: the fixture)
 from test_train import CORPUS, ROOT, TINY, needs_corpus, private_cache  # noqa: F401 (private_cache: the autouse fixture)
 
 from bot.__main__ import main as bot_main
