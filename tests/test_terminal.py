@@ -67,7 +67,8 @@ def test_seed_streams_the_continuation_with_the_current_settings():
     assert out.getvalue() == "abcde\n\n"
     assert repl.slot.generator.calls == [
         {"seed": "alice was ", "length": 5, "temperature": 0.5, "top_k": 3, "top_p": 0.5, "words": "lexicon",
-         "best_of": 2, "case": "book", "rng_seed": 7, "exact": False}]
+         "best_of": 2, "case": "book", "repeat_penalty": 0.5, "rng_seed": 7,
+         "exact": False}]
     assert "best of 2" in repl.toolbar()
 
 
