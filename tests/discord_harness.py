@@ -8,8 +8,15 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import torch
 from discord_wire import TOKEN
 from fake_discord import FakeDiscord
+
+from engine.steps.build import unavailable
+
+# auto measures the precisions at every load (~0.6 s a bot, and these tests start ~70 bots); they are
+# not about it (tests/test_precision*.py are): int8 where this machine has its kernels, else fp32
+PRECISION = "int8" if unavailable("int8", torch.device("cpu")) is None else "fp32"
 
 
 class RecordingGenerator:
@@ -55,7 +62,7 @@ async def running_bot(fake: FakeDiscord, delay: float = 0.0, **settings: Any) ->
     from bot.settings import Settings
 
     defaults = {"discord_token": TOKEN, "discord_api_base": fake.api_base, "discord_gateway_url": fake.gateway_url,
-                "device": "cpu", "length": 60, "edit_interval": 0.2, "cooldown": 0.0}
+                "device": "cpu", "length": 60, "edit_interval": 0.2, "cooldown": 0.0, "precision": PRECISION}
     config = Settings(**{**defaults, **settings})
     bot = make_bot(config, find_models(config))
 
