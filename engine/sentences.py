@@ -120,7 +120,7 @@ def repeated_share(sentence: str, seen: set[tuple[str, str]]) -> float:
     return sum(pair in seen for pair in pairs) / len(pairs)
 
 
-def score(logprob: float, sentence: str, seen: set[tuple[str, str]], penalty: float = 0.5) -> float:
+def score(logprob: float, sentence: str, seen: set[tuple[str, str]], penalty: float) -> float:
     """A candidate's score: its log-probability per character that is not white space (white space is
     cheap to predict and would make layout look likely), less `penalty` (Sampling.repeat_penalty)
     times the share of its word pairs the story already has."""

@@ -152,9 +152,10 @@ def test_a_candidate_ends_after_its_sentence_and_keeps_the_white_space_apart():
 
 def test_the_score_prefers_the_likelier_sentence_and_penalises_repeats():
     history = set(word_pairs("the queen said to the king"))
-    assert score(-5.0, "alice ran off", history) > score(-9.0, "alice ran off", history)
+    penalty = Sampling().repeat_penalty
+    assert score(-5.0, "alice ran off", history, penalty) > score(-9.0, "alice ran off", history, penalty)
     assert repeated_share("the queen said so", history) == pytest.approx(2 / 3)
-    assert score(-5.0, "the queen said so", history) < score(-5.0, "a dormouse slept on", history)
+    assert score(-5.0, "the queen said so", history, penalty) < score(-5.0, "a dormouse slept on", history, penalty)
     assert word_pairs("Alice’s cat ran") == [("alice’s", "cat"), ("cat", "ran")]
 
 
