@@ -6,7 +6,8 @@ final text (what the reader gets), the median delay from the request to the firs
 kernel's ceiling measured in the same run, and the share of it reached. The ceiling is one kept
 character per step of K rows: 1 / (K x the per-row time of one step at K rows), the step timed as the
 worker runs it. Then a busy channel: four streams started together, at the default K and at the K the
-bot's load rule gives them (engine/bestof.py), the slowest one's characters per second. The machine's
+bot's load rule gives them (engine/bestof.py), the slowest one's characters per second, beside a
+stream's ceiling there (one kept character per step of all streams' rows) and the share reached. The machine's
 CPU and load average are printed beside the figures.
 """
 
@@ -131,8 +132,11 @@ def print_curve(gen: Generator, ks: tuple[int, ...] = KS, seeds: int = 3, length
     for k in sorted({DEFAULT_BEST_OF, best_of_in_use(DEFAULT_BEST_OF, streams)}, reverse=True):
         rule = " (the bot's load rule)" if k == best_of_in_use(DEFAULT_BEST_OF, streams) else ""
         each = busy(gen, openings(streams), k, length)
+        ceiling = 1 / step_seconds(gen, streams * k)  # all streams' candidates in one step: a kept char each
         print(f"{streams} streams at once, best of {k}{rule}: slowest {min(each):.0f} chars/s of final text "
-              f"(each: {' '.join(f'{x:.0f}' for x in each)}); load {load_average()}", flush=True)
+              f"(each: {' '.join(f'{x:.0f}' for x in each)}), a stream's ceiling {ceiling:.0f} "
+              f"({streams * k} rows a step), the slowest's share {min(each) / ceiling:.0%}; load {load_average()}",
+              flush=True)
 
 
 def main() -> None:

@@ -6,7 +6,8 @@ Looking-Glass, and the share of invented words in what each writes at the defaul
 
 An invented word is one in neither the book (Alice's Adventures in Wonderland, whole) nor
 /usr/share/dict/words (Debian's wamerican-large; install it where you measure). Generation uses
-the default sampling settings, one rng seed per seed text, so every run writes the same text.
+the default sampling settings in int8 (--precision; auto would pick by the machine's load), one
+rng seed per seed text, so every run on one machine writes the same text.
 """
 
 from __future__ import annotations
@@ -86,9 +87,10 @@ def invented_in(texts: list[str], known: set[str], seeds: list[str] = SEEDS) -> 
     return len(invented) / max(1, len(written)), len(written), sorted(set(invented))
 
 
-def invented_share(model_dir: str, known: set[str], chars: int) -> tuple[float, int, list[str]]:
-    """`invented_in` of what the model writes at the default settings after each of SEEDS."""
-    with Generator(model_dir) as generator:
+def invented_share(model_dir: str, known: set[str], chars: int, precision: str = "int8") -> tuple[
+        float, int, list[str]]:
+    """`invented_in` of what the model writes at the default settings after each of SEEDS, in `precision`."""
+    with Generator(model_dir, precision=precision) as generator:
         return invented_in(samples(generator, chars), known)
 
 
@@ -97,6 +99,9 @@ def main() -> int:
     parser.add_argument("--model", action="append", metavar="[LABEL=]DIR",
                         help="a model folder or bundled model's name (repeatable; default: alice, library)")
     parser.add_argument("--chars", type=int, default=1000, help="characters written per seed")
+    parser.add_argument("--precision", default="int8",
+                        help="the generation precision (default int8; auto would pick by the machine's load, "
+                             "and its texts with it)")
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     models = [m.split("=", 1) if "=" in m else (m, m) for m in (args.model or ["alice", "library"])]
@@ -119,7 +124,7 @@ def main() -> int:
     for label, path in models:
         started = time.perf_counter()
         tail_bpc, glass_bpc = bits_per_char(path, alice_tail), bits_per_char(path, glass)
-        share, count, invented = invented_share(path, known, args.chars)
+        share, count, invented = invented_share(path, known, args.chars, args.precision)
         print(f"{label:<16} {tail_bpc:>10.4f} {glass_bpc:>13.4f} {share:>8.2%} {count:>7}  "
               f"{', '.join(invented[:8])} ({len(invented)} distinct; {time.perf_counter() - started:.0f} s)",
               flush=True)

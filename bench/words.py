@@ -92,6 +92,9 @@ def main() -> int:
     parser.add_argument("--length", type=int, default=2000, help="characters per stream in the throughput rounds")
     parser.add_argument("--streams", type=int, default=16, help="concurrent streams")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument("--precision", default="int8",
+                        help="the generation precision (default int8; auto would pick by the machine's load, "
+                             "and its texts with it)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -104,7 +107,7 @@ def main() -> int:
         print(f"note: {DICTIONARY} is missing (Debian: apt-get install wamerican-large): invented words are "
               f"counted against the book alone")
         known = known_words(book, dictionary=False)
-    with Generator(args.model) as generator:
+    with Generator(args.model, precision=args.precision) as generator:
         lexicon = generator.loaded.lexicon
         print(f"model {generator.loaded.name}: lexicon of {len(lexicon):,} words" if lexicon is not None else
               f"model {generator.loaded.name}: no lexicon.txt (lexicon mode writes freely)")

@@ -174,6 +174,14 @@ def spawn_terminal(pexpect, tmp_path: Path, length: int, env: dict[str, str] | N
                          cwd=str(tmp_path), env=clean, encoding="utf-8", timeout=60, dimensions=(24, 200), **spawn)
 
 
+def quit_terminal(pexpect, child) -> None:
+    """Ctrl-D at the prompt: the terminal ends, with exit status 0."""
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
 def answered(child, keys: str, answer: str) -> None:
     """Type `keys`; the terminal answers `answer`, then shows the prompt again."""
     child.send(keys)
@@ -231,11 +239,9 @@ def test_real_terminal_story_turns_then_the_books_case_and_lowercase(tmp_path: P
         command("/seed 5\r", "random seed = 5")
         lower, book = story("lower"), story("book")
         command("/info\r", "(casing.txt)")
-        child.sendcontrol("d")
-        child.expect(pexpect.EOF)
+        quit_terminal(pexpect, child)
     finally:
         child.close(force=True)
-    assert child.exitstatus == 0
     assert lower.startswith(seed) and book.startswith(seed)
     assert lower[len(seed):] == lower[len(seed):].lower() != book[len(seed):]
     assert book.lower() == lower.lower()
@@ -264,11 +270,9 @@ def test_real_terminal_save_refuses_to_clobber_and_takes_bytes_that_are_not_utf8
         assert kept.read_text() == "a story worth keeping\n"
         command("/save story.txt\r", "saved the story")
         command("/save! kept.txt\r", "saved the story")
-        child.sendcontrol("d")
-        child.expect(pexpect.EOF)
+        quit_terminal(pexpect, child)
         assert "Error" not in child.before
     finally:
         child.close(force=True)
-    assert child.exitstatus == 0
     story = (tmp_path / "story.txt").read_text(encoding="utf-8")
     assert story.startswith("alice \ufffd\ufffd was") and kept.read_text(encoding="utf-8") == story

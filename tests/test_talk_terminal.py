@@ -14,7 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from test_story_terminal import ROOT, answered, spawn_terminal
+from test_story_terminal import ROOT, answered, quit_terminal, spawn_terminal
 
 from bot.settings import Settings
 from bot.terminal.model_slot import ModelSlot
@@ -68,11 +68,9 @@ def test_real_terminal_talks_to_a_character(tmp_path: Path):
         child.expect_exact("\r\n\r\n")
         child.expect_exact(PROMPT.strip())
         assert "The Hatter said" not in saved("story.txt")
-        child.sendcontrol("d")
-        child.expect(pexpect.EOF)
+        quit_terminal(pexpect, child)
     finally:
         child.close(force=True)
-    assert child.exitstatus == 0
 
 
 def test_talk_lists_nobody_for_a_model_without_a_record_but_talks_to_anyone(tmp_path: Path):
@@ -91,11 +89,9 @@ def test_talk_lists_nobody_for_a_model_without_a_record_but_talks_to_anyone(tmp_
         child.send("Hello!\r")
         child.expect_exact("The Griffin said, \u201c")
         child.expect_exact(PROMPT.strip())
-        child.sendcontrol("d")
-        child.expect(pexpect.EOF)
+        quit_terminal(pexpect, child)
     finally:
         child.close(force=True)
-    assert child.exitstatus == 0
 
 
 def test_talk_option_starts_the_terminal_talking_to_the_character(tmp_path: Path):
@@ -115,22 +111,18 @@ def test_talk_option_starts_the_terminal_talking_to_the_character(tmp_path: Path
         answered(child, "/save talk.txt\r", "saved the story")
         assert (tmp_path / "talk.txt").read_text().startswith(
             "\n\n\u201cWho are you?\u201d said Alice.\n\nThe Hatter said, \u201c")
-        child.sendcontrol("d")
-        child.expect(pexpect.EOF)
+        quit_terminal(pexpect, child)
     finally:
         child.close(force=True)
-    assert child.exitstatus == 0
 
     child = spawn_terminal(pexpect, tmp_path, 40, FAST, args=("--talk", "alice"))
     try:
         child.expect_exact("/talk: you speak as Alice; talk to somebody else\r\n")
         child.expect_exact(PROMPT.strip())
         answered(child, "/talk hatter\r", "talking to the Hatter")  # the REPL is the usual one
-        child.sendcontrol("d")
-        child.expect(pexpect.EOF)
+        quit_terminal(pexpect, child)
     finally:
         child.close(force=True)
-    assert child.exitstatus == 0
 
 
 def test_talk_option_shows_in_the_toolbar_from_the_start():

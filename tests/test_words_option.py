@@ -10,6 +10,7 @@ import sys
 
 import pytest
 from test_lexicon import tiny, unlisted  # noqa: F401 (tiny: the fixture)
+from test_story_terminal import quit_terminal
 from test_train import CORPUS, ROOT, TINY, needs_corpus, private_cache  # noqa: F401 (private_cache: the autouse fixture)
 
 from bot.__main__ import main as bot_main
@@ -82,11 +83,9 @@ def test_a_real_terminal_starts_with_alice_words_and_follows_the_words_command(t
         child.send("/words\r")
         child.expect_exact("words are lexicon")
         child.expect_exact(PROMPT.strip())  # raw mode again: Ctrl-D reaches prompt_toolkit as a key
-        child.sendcontrol("d")
-        child.expect(pexpect.EOF)
+        quit_terminal(pexpect, child)
     finally:
         child.close(force=True)
-    assert child.exitstatus == 0
 
 
 def test_words_option_of_alice_in_discord():
