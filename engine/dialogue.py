@@ -34,10 +34,11 @@ DEFAULT_SENTENCES = 2  # sentences an answer may run to before the engine closes
 MAX_ANSWER = 600  # characters of speech at most, whatever the sentences
 # best-of's repetition penalty for answers (stories: Sampling's 0.5). Twenty questions asked in one story
 # got stock replies ("i don't know what...") at 0.5: 0.60-0.62 distinct word pairs; at 1.0, 0.66-0.68, for
-# a little sense (the judge linked 76.1% of their sentences against 78.8%: docs/measurements.md)
+# a little sense (the judge linked 76.1% of their sentences against 78.5%: docs/measurements.md)
 ANSWER_REPEAT_PENALTY = 1.0
 OPEN, CLOSE = "\u201c", "\u201d"
 _CLOSERS = frozenset(CLOSE + '"')
+_SOFT_STOPS = ",;:"  # held back: closing the speech right after one turns it into a full stop
 _BAD_NAME = re.compile(r"[\"“”‘’`<>@#*_|~\[\]\\\n\r\t]")
 
 
@@ -167,7 +168,9 @@ class Address:
 class SpeechEnd:
     """Where a quoted answer ends, fed the model's characters one by one: at its closing quotation
     mark; or, closed by the engine, at a paragraph break, after `sentences` sentences, or at
-    MAX_ANSWER characters. White space is held back until a word follows it (never taken back).
+    MAX_ANSWER characters. White space, and a comma, semicolon or colon, are held back until a word
+    follows (never taken back): speech that closes on one (`know,”`, where the model meant `said the
+    March Hare` to follow) ends with a full stop instead, as a book prints a speech that ends there.
     `capital`: the speech's first letter is shown as a capital (in the book's case an answer starts a
     sentence; the re-caser reads `said, “` as a quotation resumed mid-sentence)."""
 
@@ -194,6 +197,10 @@ class SpeechEnd:
                     return self._close(CLOSE, "sentences")
             self.held += char
             return ""
+        if char in _SOFT_STOPS:
+            shown, self.held = self.held, char
+            self.text.extend(shown)
+            return shown
         if self.capital and char.isalpha():
             char, self.capital = char.upper(), False
         shown, self.held = self.held + char, ""
@@ -201,8 +208,10 @@ class SpeechEnd:
         return shown
 
     def _close(self, mark: str, why: str) -> str:
+        if self.held and self.held[0] in _SOFT_STOPS:  # `know,` then the close: a full stop ends the speech
+            mark = "." + mark
         self.done, self.held, self.closed_by = True, "", why
-        self.text.append(mark)
+        self.text.extend(mark)
         return mark
 
     def finish(self) -> str:

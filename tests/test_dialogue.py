@@ -105,7 +105,12 @@ def test_speech_ends_where_it_closes_or_the_engine_closes_it() -> None:
         shown = "".join(end.add(ch) for ch in text) + end.finish()
         return shown, end.closed_by
 
-    assert run("no more, thank you,” said the hatter. and") == ("no more, thank you,”", "model")
+    assert run("no more, thank you.” said the hatter. and") == ("no more, thank you.”", "model")
+    # a comma, semicolon or colon where the speech closes (the model meant an attribution to follow) is a full stop
+    assert run("no more, thank you,” said the hatter. and") == ("no more, thank you.”", "model")
+    assert run("wait; ”") == ("wait.”", "model")
+    assert run("I know,\n\nsaid she") == ("I know.”", "paragraph")
+    assert run("yes, and no:") == ("yes, and no.”", "stream")
     assert run("one. two. three.") == ("one. two.”", "sentences")
     assert run("one.\nwrapped line. two") == ("one.\nwrapped line.”", "sentences")  # a line wrap is no break
     assert run("one\n\nnarration") == ("one”", "paragraph")
