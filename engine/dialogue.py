@@ -255,20 +255,23 @@ class Answer:
         self.text = "".join(shown)
         self.story.add(self.text, MODEL)
 
+    @staticmethod
+    def _shown(piece: str, shown: list[str]) -> str:
+        """`piece` (what `end` lets through of a chunk, or its close), recorded as shown."""
+        if piece:
+            shown.append(piece)
+        return piece
+
     def _stream(self, end: SpeechEnd, shown: list[str]) -> Iterator[str]:
         """The model's characters after the story as it stands, through `end`, until it is done."""
         chars = self.generator.stream(self.story, MAX_ANSWER + 40, exact=True, **self.options)
         try:
             for chunk in chars:
-                piece = "".join(end.add(char) for char in chunk)
-                if piece:
-                    shown.append(piece)
+                if piece := self._shown("".join(map(end.add, chunk)), shown):
                     yield piece
                 if end.done:
                     return
-            piece = end.finish()
-            if piece:
-                shown.append(piece)
+            if piece := self._shown(end.finish(), shown):
                 yield piece
         finally:
             close = getattr(chars, "close", None)
@@ -293,14 +296,11 @@ class AsyncAnswer(Answer):
         chars = self.generator.astream(self.story, MAX_ANSWER + 40, exact=True, **self.options)
         try:
             async for chunk in chars:
-                piece = "".join(end.add(char) for char in chunk)
-                if piece:
-                    shown.append(piece)
+                if piece := self._shown("".join(map(end.add, chunk)), shown):
                     yield piece
                 if end.done:
                     return
-            if piece := end.finish():
-                shown.append(piece)
+            if piece := self._shown(end.finish(), shown):
                 yield piece
         finally:
             aclose = getattr(chars, "aclose", None)
