@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bot.settings import Settings
 from engine.sampling_settings import Sampling
 
-if TYPE_CHECKING:  # engine.conversation imports torch: the dialogue parts load with the model, not at start-up
+if TYPE_CHECKING:  # annotations only: the dialogue parts are imported where a turn is written
     from engine.conversation import Conversation
     from engine.dialogue import Address, Cast
 

@@ -165,3 +165,15 @@ def test_talk_one_shot_refuses_bad_turns_in_one_line(args, said):
     done = run_alice(*args)
     assert done.returncode == 2 and done.stdout == ""
     assert said in done.stderr and done.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("args, stdin", [(["--talk", "<@1>", "--seed", "hi"], None), (["--talk", "<@1>"], "hi\n")])
+def test_a_bad_name_is_refused_before_the_model_loads(args, stdin):
+    """One-shot and piped alike: one line, exit 2, nothing read or written, and torch never imported."""
+    code = ("import atexit, runpy, sys; atexit.register(lambda: print('torch' in sys.modules, file=sys.__stdout__)); "
+            f"sys.argv = ['alice', '--device', 'cpu', *{args!r}]; runpy.run_module('bot', run_name='__main__')")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALICE_", "DISCORD_"))}
+    done = subprocess.run([sys.executable, "-c", code], input=stdin, env={**env, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert (done.returncode, done.stdout) == (2, "False\n")
+    assert done.stderr == "alice: a character's name may not hold quotation marks, @, < >, or markup\n"

@@ -19,15 +19,10 @@ def run_once(settings: Settings, seed: str, out: TextIO, rng_seed: int | None = 
              talk: str | None = None) -> int:
     """Print the continuation of `seed` (with `talk`: that character's answer to it). Raises
     ModelLoadError for an unusable model folder; a turn that cannot be taken is one line on stderr (exit 2)."""
-    from engine.dialogue import DialogueError, checked_words  # with torch, which the model needs anyway
+    from engine.dialogue import DialogueError
 
-    if talk is not None and not seed.strip():  # one answer to nothing: the question is empty
-        try:
-            checked_words(seed)
-        except DialogueError as exc:
-            print(f"alice: {exc}", file=sys.stderr)
-            return 2
-
+    if talk is not None and _refused(talk, seed):
+        return 2
     if echo:  # the seed is known before torch is: show it at once
         out.write(seed)
         out.flush()
@@ -49,6 +44,8 @@ def run_pipe(settings: Settings, lines: Iterable[str], out: TextIO, rng_seed: in
     every line uses that seed, so the same line always gives the same text."""
     from engine.dialogue import DialogueError
 
+    if talk is not None and _refused(talk):
+        return 2
     generator = None
     try:
         for line in lines:
@@ -68,6 +65,21 @@ def run_pipe(settings: Settings, lines: Iterable[str], out: TextIO, rng_seed: in
         if generator is not None:
             close_generator(generator)
     return 0
+
+
+def _refused(talk: str, words: str | None = None) -> bool:
+    """Whether the name talked to (and `words`, said to them) cannot be taken, said in one line on stderr;
+    checked before the model loads (engine.dialogue is free of torch), so a refusal takes no time."""
+    from engine.dialogue import DialogueError, checked_name, checked_words
+
+    try:
+        checked_name(talk)
+        if words is not None:
+            checked_words(words)
+    except DialogueError as exc:
+        print(f"alice: {exc}", file=sys.stderr)
+        return True
+    return False
 
 
 def _print_generation(generator: Any, request: WriteRequest, out: TextIO) -> None:
