@@ -7,7 +7,9 @@ speech ended (closed by the model, or by the engine after the sentence limit, a 
 the length cap); answer length; and, read by the grammar judge that bench/sense.py uses (never the
 product), the linked share of the answers' sentences beside plain story continuations of the same
 stories at the same settings, and beside the book's own speech (Through the Looking-Glass, never
-read by any model) framed and read as the answers are, with distinct word pairs. Then speed: chars/s
+read by any model) framed and read as the answers are, with distinct word pairs; and voice: the share
+of answers whose words are closer to their own character's speech in Wonderland than to the other
+characters' (bench/voice.py), beside the book's own speeches read the same way. Then speed: chars/s
 of one answer stream and of 16 at once, and the first character of an answer's speech after the question.
 """
 
@@ -35,6 +37,7 @@ from sense import (  # noqa: E402 (a bench script beside sense.py)
     judge_python,
     load_average,
 )
+from voice import Voices  # noqa: E402 (bench/voice.py)
 
 from engine import Conversation, Generator  # noqa: E402
 from engine.dialogue import CLOSE, OPEN, Address, Answer, answer_opening, read_cast  # noqa: E402
@@ -89,6 +92,17 @@ def book_speech(count: int = 200) -> tuple[list[str], list[str]]:
     speeches = [m[1] for m in re.finditer(f"{OPEN}([^{CLOSE}]{{15,200}}){CLOSE}", " ".join(text.split()))]
     random.Random(1).shuffle(speeches)
     return [s + CLOSE for s in speeches[:count]], [f"the King said, {OPEN}"] * min(count, len(speeches))
+
+
+def voice_line(answers: list[Answer], characters: list[str]) -> str:
+    """How many answers sound like their own character rather than another (bench/voice.py), beside the
+    book's own speeches read the same way and chance."""
+    book = (CORPUS / "wonderland.txt").read_text(encoding="utf-8-sig")
+    voices = Voices(book[book.find("CHAPTER I"):book.find("*** END")], characters)
+    share, placed = voices.in_voice([(a.address.character, opening_and_speech(a)[1]) for a in answers])
+    own, speeches = voices.book_in_voice()
+    return (f"voice: answers closest to their own character's speech in Wonderland {share:.1%} ({placed} placed); "
+            f"the book's own speeches, each left out in turn, {own:.1%} ({speeches}); chance {1 / len(characters):.0%}")
 
 
 def continuations(gen: Generator, contexts: list[str], answers: list[Answer], best_of: int) -> list[str]:
@@ -171,6 +185,8 @@ def main() -> int:
                   f"linked ({story.judged} judged, full parse {story.full_parse:.1%}), pairs {story.pairs:.3f}")
         else:
             print("judge: not run (needs python3-link-grammar and ../shared/corpus)")
+        if CORPUS.is_dir():
+            print(voice_line(all_answers, characters[:-1]))
         one = speed(gen, best_of, 1)
         print(f"speed: 1 stream {one[0]:,.0f} chars/s, first character of speech {one[1]:.0f} ms; "
               f"load {load_average()}")

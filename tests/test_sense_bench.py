@@ -76,3 +76,17 @@ def test_figures_count_the_sentences_ended_after_the_seed():
                   recase, JUDGE, endings=True)
     assert got.judged == 2 and got.full_parse == 0.5  # "the cat ran away." (begun in the seed) and the salad
     assert got.endings == 0.5 and got.sentence_words == pytest.approx((4 + 6 + 3) / 3)  # "the dog ran." too short
+
+
+def test_the_voice_judge_places_speech_by_its_characters_words():
+    from voice import Voices
+
+    book = ("“Twinkle, twinkle, little bat! Have some more tea and butter,” said the Hatter. "
+            "The Queen said, “Off with her head! Off with his head, executioner!” ") * 3
+    voices = Voices(book, ["the Hatter", "the Queen"])
+    assert [len(voices.speeches[name]) for name in ("the Hatter", "the Queen")] == [3, 3]
+    share, placed = voices.in_voice([("the Hatter", "Some more tea, little bat?"), ("the Queen", "Off with his head!"),
+                                     ("the Queen", "More tea and butter for the bat"), ("the Dragon", "Who are you?"),
+                                     ("the Hatter", "Tea!")])  # nobody's and too short: not placed
+    assert (share, placed) == (2 / 3, 3)
+    assert voices.book_in_voice() == (1.0, 6)  # each left out in turn, its twins still place it
