@@ -172,7 +172,7 @@ def main() -> int:
             ways = Counter(a.end.closed_by for a in answers)
             rows.append(f"{character:<18} {sum(map(attributed, answers)) / len(answers):>9.0%} "
                         f"{ways['model'] / len(answers):>8.0%} {ways['sentences'] / len(answers):>9.0%} "
-                        f"{(ways['paragraph'] + ways['length'] + ways['stream']) / len(answers):>6.0%} "
+                        f"{(ways['paragraph'] + ways['quote'] + ways['length'] + ways['stream']) / len(answers):>6.0%} "
                         f"{statistics.fmean(len(a.text.strip()) for a in answers):>6.0f} "
                         f"{time.perf_counter() - started:>5.0f} s")
         print(f"{'character':<18} {'attributed':>9} {'model ”':>8} {'sentences':>9} {'other':>6} {'chars':>6}")

@@ -167,10 +167,11 @@ class Address:
 
 class SpeechEnd:
     """Where a quoted answer ends, fed the model's characters one by one: at its closing quotation
-    mark; or, closed by the engine, at a paragraph break, after `sentences` sentences, or at
-    MAX_ANSWER characters. White space, and a comma, semicolon or colon, are held back until a word
-    follows (never taken back): speech that closes on one (`know,”`, where the model meant `said the
-    March Hare` to follow) ends with a full stop instead, as a book prints a speech that ends there.
+    mark; or, closed by the engine, at a paragraph break, at an opening quotation mark (unbalanced
+    marks otherwise: `saying “why`), after `sentences` sentences, or at MAX_ANSWER characters. White
+    space, and a comma, semicolon or colon, are held back until a word follows (never taken back):
+    speech that closes on one (`know,”`, where the model meant `said the March Hare` to follow) ends
+    with a full stop instead, as a book prints a speech that ends there.
     `capital`: the speech's first letter is shown as a capital (in the book's case an answer starts a
     sentence; the re-caser reads `said, “` as a quotation resumed mid-sentence)."""
 
@@ -178,7 +179,7 @@ class SpeechEnd:
         self.sentences, self.text, self.held, self.done = sentences, [], "", False
         self.capital = capital  # until the first letter is shown
         self.ended = 0  # sentences ended so far
-        self.closed_by = ""  # once done: "model", "sentences", "paragraph", "length" or "stream"
+        self.closed_by = ""  # once done: "model", "sentences", "paragraph", "quote", "length" or "stream"
 
     def add(self, char: str) -> str:
         """The text to show now for `char` (the closing mark when the answer ends here)."""
@@ -186,6 +187,8 @@ class SpeechEnd:
             return ""
         if char in _CLOSERS:
             return self._close(char, "model")
+        if char == OPEN:  # a quotation opened inside the speech: a new one begins, so this one ends here
+            return self._close(CLOSE, "quote")
         if char == "\n" and "\n" in self.held:  # a paragraph break: the speech did not close
             return self._close(CLOSE, "paragraph")
         if len(self.text) >= MAX_ANSWER:

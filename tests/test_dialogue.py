@@ -111,6 +111,7 @@ def test_speech_ends_where_it_closes_or_the_engine_closes_it() -> None:
     assert run("wait; ”") == ("wait.”", "model")
     assert run("I know,\n\nsaid she") == ("I know.”", "paragraph")
     assert run("yes, and no:") == ("yes, and no.”", "stream")
+    assert run("we were saying “why, i’m a caterpillar.”") == ("we were saying”", "quote")  # the marks stay balanced
     assert run("one. two. three.") == ("one. two.”", "sentences")
     assert run("one.\nwrapped line. two") == ("one.\nwrapped line.”", "sentences")  # a line wrap is no break
     assert run("one\n\nnarration") == ("one”", "paragraph")
