@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.conversation import MODEL, PERSON, Conversation
 from engine.endings import is_sentence_end
+from engine.vocab import PARAGRAPH
 
 if TYPE_CHECKING:
     from engine.generator import Generator
@@ -124,7 +125,12 @@ def said_line(words: str, speaker: str) -> str:
         words = words[:-1] + ","
     elif not words.endswith(("?", "!", ",", "\u2014", "-")):
         words += ","
-    return f"\n\n{OPEN}{words}{CLOSE} said {speaker}."
+    return as_paragraph(f"{OPEN}{words}{CLOSE} said {speaker}.")
+
+
+def as_paragraph(line: str) -> str:
+    """A line as the story holds it, a paragraph of its own (`said_line` is; a reply shows it stripped)."""
+    return PARAGRAPH + line
 
 
 def answer_opening(character: str) -> str:

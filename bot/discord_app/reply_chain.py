@@ -16,7 +16,7 @@ import discord
 
 from bot.discord_app.streaming_reply import REQUEST_ERRORS, parse_reply
 from engine.conversation import MODEL, PERSON, Conversation
-from engine.dialogue import answering
+from engine.dialogue import answering, as_paragraph
 
 MAX_LINKS = 50  # messages followed at most per story (the model reads only the tail anyway)
 
@@ -67,7 +67,7 @@ class Chains:
                 seed, text = parse_reply(current.content)
                 turns.append((MODEL, text))
                 if seed and answering(text):  # an answer shows the person's line as the story has it
-                    turns.append((PERSON, said_turn(seed)))
+                    turns.append((PERSON, as_paragraph(seed)))
                     if parent is not None and parent.author.id != self.me:  # the asking message: read no further
                         parent = await self.parent(parent)
                         if parent is not None and parent.author.id != self.me:
@@ -82,7 +82,7 @@ class Chains:
         """The story one of the bot's answers (engine/dialogue.py) was written from: up to the person's
         line it answers, read back as far as when it was asked (the answer and the line not counted)."""
         seed, text = parse_reply(message.content)
-        story = await self.story_through(message, uncounted=len(text) + len(said_turn(seed)))
+        story = await self.story_through(message, uncounted=len(text) + len(as_paragraph(seed)))
         story.undo()
         return story
 
@@ -93,12 +93,6 @@ class Chains:
             return await self.story_through(parent)
         seed, _ = parse_reply(message.content)
         return _story([(PERSON, seed)])
-
-
-def said_turn(seed: str) -> str:
-    """The person's line an answer shows as its seed, as the story holds it (engine/dialogue.py's
-    `said_line`: a paragraph of its own)."""
-    return "\n\n" + seed
 
 
 def without_mentions(text: str, me: int) -> str:
