@@ -87,11 +87,16 @@ def opening_and_speech(answer: Answer) -> tuple[str, str]:
     return opening, answer.text.strip()[len(opening):]
 
 
+def book_body(name: str) -> str:
+    """A book of ../shared/corpus from its first chapter to Project Gutenberg's footer."""
+    text = (CORPUS / name).read_text(encoding="utf-8-sig")
+    return text[text.find("CHAPTER I"):text.find("*** END")]
+
+
 def book_speech(count: int = 200) -> tuple[list[str], list[str]]:
     """`count` quoted speeches of Through the Looking-Glass (15-200 characters, in a fixed shuffle),
     each as an answer is read: the speech after an opening, closed (`the King said, “` + speech + `”`)."""
-    text = (CORPUS / "lookingglass.txt").read_text(encoding="utf-8-sig")
-    text = text[text.find("CHAPTER I"):text.find("*** END")].lower()
+    text = book_body("lookingglass.txt").lower()
     speeches = [m[1] for m in re.finditer(f"{OPEN}([^{CLOSE}]{{15,200}}){CLOSE}", " ".join(text.split()))]
     random.Random(1).shuffle(speeches)
     return [s + CLOSE for s in speeches[:count]], [f"the King said, {OPEN}"] * min(count, len(speeches))
@@ -100,8 +105,7 @@ def book_speech(count: int = 200) -> tuple[list[str], list[str]]:
 def voice_line(answers: list[Answer], characters: list[str]) -> str:
     """How many answers sound like their own character rather than another (bench/voice.py), beside the
     book's own speeches read the same way and chance."""
-    book = (CORPUS / "wonderland.txt").read_text(encoding="utf-8-sig")
-    voices = Voices(book[book.find("CHAPTER I"):book.find("*** END")], characters)
+    voices = Voices(book_body("wonderland.txt"), characters)
     share, placed = voices.in_voice([(a.address.character, opening_and_speech(a)[1]) for a in answers])
     own, speeches = voices.book_in_voice()
     return (f"voice: answers closest to their own character's speech in Wonderland {share:.1%} ({placed} placed); "
@@ -195,7 +199,7 @@ def main() -> int:
         else:
             print("judge: not run (needs python3-link-grammar and ../shared/corpus)")
         if CORPUS.is_dir():
-            print(voice_line(all_answers, characters[:-1]))
+            print(voice_line(all_answers, [name for name in characters if name != OUTSIDER]))
         one = speed(gen, best_of, 1)
         print(f"speed: 1 stream {one[0]:,.0f} chars/s, first character of speech {one[1]:.0f} ms; "
               f"load {load_average()}")
