@@ -140,11 +140,16 @@ def test_talk_option_shows_in_the_toolbar_from_the_start():
     assert "talking to" not in Repl(Settings(), slot, io.StringIO()).toolbar()
 
 
-def run_alice(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+def run_python(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """`python ARGS` in the repository, with none of the user's ALICE_/DISCORD_ settings but FAST's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALICE_", "DISCORD_"))}
     env.update(PYTHONPATH=str(ROOT), **FAST)
-    return subprocess.run([sys.executable, "-m", "bot", "--device", "cpu", *args], input=stdin, env=env,
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    return subprocess.run([sys.executable, *args], input=stdin, env=env, capture_output=True, text=True, timeout=120,
+                          cwd=ROOT)
+
+
+def run_alice(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return run_python("-m", "bot", "--device", "cpu", *args, stdin=stdin)
 
 
 def test_talk_one_shot_prints_one_answer_and_one_per_piped_line():
@@ -172,8 +177,6 @@ def test_a_bad_name_is_refused_before_the_model_loads(args, stdin):
     """One-shot and piped alike: one line, exit 2, nothing read or written, and torch never imported."""
     code = ("import atexit, runpy, sys; atexit.register(lambda: print('torch' in sys.modules, file=sys.__stdout__)); "
             f"sys.argv = ['alice', '--device', 'cpu', *{args!r}]; runpy.run_module('bot', run_name='__main__')")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALICE_", "DISCORD_"))}
-    done = subprocess.run([sys.executable, "-c", code], input=stdin, env={**env, "PYTHONPATH": str(ROOT)},
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    done = run_python("-c", code, stdin=stdin)
     assert (done.returncode, done.stdout) == (2, "False\n")
     assert done.stderr == "alice: a character's name may not hold quotation marks, @, < >, or markup\n"
