@@ -32,6 +32,8 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from sense import (  # noqa: E402 (a bench script beside sense.py)
     CORPUS,
+    PAIR_WORDS,
+    WORD,
     Recaser,
     cpu_description,
     default_best_of,
@@ -42,7 +44,7 @@ from sense import (  # noqa: E402 (a bench script beside sense.py)
 from voice import Voices  # noqa: E402 (bench/voice.py)
 
 from engine import Conversation, Generator  # noqa: E402
-from engine.dialogue import CLOSE, OPEN, Address, Answer, answer_opening, read_cast  # noqa: E402
+from engine.dialogue import CLOSE, OPEN, Address, Answer, attribution, read_cast, said_line  # noqa: E402
 from engine.modelfolder import BUNDLED_MODEL  # noqa: E402
 
 QUESTIONS = [
@@ -72,19 +74,27 @@ def ask_all(gen: Generator, character: str, best_of: int, questions: list[str],
 
 
 def attributed(answer: Answer) -> bool:
-    """The named character's quotation, closed: `The Hatter said, “...”` and nothing else."""
-    opening = answer_opening(answer.address.character)
-    speech = answer.text[len(opening):]
-    return (answer.text.startswith(opening) and speech[-1:] in (CLOSE, '"')
-            and not re.search(f"[{OPEN}{CLOSE}\"]", speech[:-1]))
+    """The named character's quotation, closed and attributed: `“...,” said the Hatter.` and nothing else."""
+    tail = re.escape(CLOSE + attribution(answer.address.character))
+    return re.fullmatch(f"{OPEN}[^{OPEN}{CLOSE}\"]+{tail}", answer.text.strip()) is not None
 
 
-def opening_and_speech(answer: Answer) -> tuple[str, str]:
-    """The engine's opening (`The Hatter said, “`) and the model's words after it. The judge reads each
-    sentence whole, opening included (as the story's dialogue is read); word pairs count the model's
-    words only (the opening, the same in every answer, would count as repeats)."""
-    opening = answer_opening(answer.address.character).lstrip()
-    return opening, answer.text.strip()[len(opening):]
+def speech_of(answer: Answer) -> str:
+    """The model's words in an answer: its speech without the marks and the engine's attribution. The
+    judge reads the answer whole (a sentence with its attribution, as the story's dialogue is read);
+    word pairs count the speech only (the attribution, the same in every answer, would count as repeats)."""
+    text = answer.text.strip().removesuffix(attribution(answer.address.character))
+    return text.removeprefix(OPEN).removesuffix(CLOSE)
+
+
+def distinct_pairs(texts: list[str]) -> float:
+    """Distinct word pairs over the first PAIR_WORDS words of `texts`, as bench/sense.py counts them."""
+    pairs, seen = [], 0
+    for text in texts:
+        words = [m.group().lower() for m in WORD.finditer(text)][:max(0, PAIR_WORDS - seen)]
+        seen += len(words)
+        pairs += list(zip(words, words[1:], strict=False))
+    return len(set(pairs)) / max(1, len(pairs))
 
 
 def book_body(name: str) -> str:
@@ -93,20 +103,20 @@ def book_body(name: str) -> str:
     return text[text.find("CHAPTER I"):text.find("*** END")]
 
 
-def book_speech(count: int = 200) -> tuple[list[str], list[str]]:
+def book_speech(count: int = 200) -> list[str]:
     """`count` quoted speeches of Through the Looking-Glass (15-200 characters, in a fixed shuffle),
-    each as an answer is read: the speech after an opening, closed (`the King said, “` + speech + `”`)."""
+    each framed as an answer is (`“...,” said the King.`)."""
     text = book_body("lookingglass.txt").lower()
     speeches = [m[1] for m in re.finditer(f"{OPEN}([^{CLOSE}]{{15,200}}){CLOSE}", " ".join(text.split()))]
     random.Random(1).shuffle(speeches)
-    return [s + CLOSE for s in speeches[:count]], [f"the King said, {OPEN}"] * min(count, len(speeches))
+    return [said_line(speech, "the King").strip() for speech in speeches[:count]]
 
 
 def voice_line(answers: list[Answer], characters: list[str]) -> str:
     """How many answers sound like their own character rather than another (bench/voice.py), beside the
     book's own speeches read the same way and chance."""
     voices = Voices(book_body("wonderland.txt"), characters)
-    share, placed = voices.in_voice([(a.address.character, opening_and_speech(a)[1]) for a in answers])
+    share, placed = voices.in_voice([(a.address.character, speech_of(a)) for a in answers])
     own, speeches = voices.book_in_voice()
     return (f"voice: answers closest to their own character's speech in Wonderland {share:.1%} ({placed} placed); "
             f"the book's own speeches, each left out in turn, {own:.1%} ({speeches}); chance {1 / len(characters):.0%}")
@@ -186,16 +196,20 @@ def main() -> int:
               f"{sum(a.end.closed_by == 'model' for a in all_answers) / total:.1%} closed by the model itself, "
               f"{sum(a.end.closed_by == 'sentences' for a in all_answers) / total:.1%} at the sentence limit")
         if python and recase:
-            openings, speeches = zip(*map(opening_and_speech, all_answers), strict=True)
-            said = figures(list(speeches), list(openings), recase, python, endings=False)
+            whole = [answer.text.strip() for answer in all_answers]
+            said = figures(whole, [""] * len(whole), recase, python, endings=False)
             texts = continuations(gen, contexts, all_answers, best_of)  # from every place: as many judged
             story = figures(texts, [""] * len(texts), recase, python, endings=False)
-            book = figures(*book_speech(), recase, python, endings=False)
-            print(f"judge: the book's own speech read as answers (Through the Looking-Glass) {book.linked:.1%} "
-                  f"linked ({book.judged} judged), distinct pairs {book.pairs:.3f}")
+            speeches = book_speech()
+            book = figures(speeches, [""] * len(speeches), recase, python, endings=False)
+            print(f"judge: the book's own speech framed as answers (Through the Looking-Glass) {book.linked:.1%} "
+                  f"linked ({book.judged} judged), distinct pairs of the speech "
+                  f"{distinct_pairs([text.removesuffix(attribution('the King')) for text in speeches]):.3f}")
             print(f"judge: answers' sentences {said.linked:.1%} linked ({said.judged} judged, full parse "
-                  f"{said.full_parse:.1%}), distinct pairs {said.pairs:.3f}; story continuations {story.linked:.1%} "
-                  f"linked ({story.judged} judged, full parse {story.full_parse:.1%}), pairs {story.pairs:.3f}")
+                  f"{said.full_parse:.1%}, {said.sentence_words:.1f} words), distinct pairs of their speech "
+                  f"{distinct_pairs(list(map(speech_of, all_answers))):.3f}; story continuations {story.linked:.1%} "
+                  f"linked ({story.judged} judged, full parse {story.full_parse:.1%}, {story.sentence_words:.1f} "
+                  f"words), pairs {story.pairs:.3f}")
         else:
             print("judge: not run (needs python3-link-grammar and ../shared/corpus)")
         if CORPUS.is_dir():

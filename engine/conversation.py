@@ -32,6 +32,7 @@ class Turn:
 
     by: str  # PERSON or MODEL
     text: str
+    character: str = ""  # a model's turn that is a character's answer: who speaks (engine/dialogue.py)
 
 
 @dataclass
@@ -49,9 +50,10 @@ class Conversation:
             conversation.add(text, PERSON if i % 2 == 0 else MODEL)
         return conversation
 
-    def add(self, text: str, by: str = PERSON) -> Turn | None:
+    def add(self, text: str, by: str = PERSON, character: str = "") -> Turn | None:
         """Append a turn (nothing for empty text). A person's text that would run straight on from
-        the story's last word gets a space first; the model's text joins exactly as written."""
+        the story's last word gets a space first; the model's text joins exactly as written.
+        `character`: the model's turn is that character's answer."""
         if by not in (PERSON, MODEL):
             raise ValueError(f"a turn is by {PERSON!r} or {MODEL!r}, not {by!r}")
         if not text:
@@ -59,7 +61,7 @@ class Conversation:
         story = self.text
         if by == PERSON and story and not story[-1].isspace() and not text[0].isspace():
             text = " " + text
-        turn = Turn(by, text)
+        turn = Turn(by, text, character)
         self.turns.append(turn)
         return turn
 

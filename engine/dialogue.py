@@ -1,11 +1,13 @@
 """A dialogue turn: a person says something to one of the book's characters, who answers in voice.
 
 The story gets the person's words as their speaker's quoted line (`“Who are you?” said Alice.`),
-then a paragraph that the engine opens with the attribution (`The Hatter said, “`), so the answer is
-that character's by construction; the words inside the quotation marks are the model's, sampled as
-any story's are (best-of-K, the lexicon guide, every precision). The answer ends where the model
-closes the quotation, or, after `sentences` sentences or at a paragraph break, where the engine
-closes it. The story then holds exactly what was shown, so the next question follows from it.
+then the character's answer in the same form, as Carroll prints speech: a paragraph the engine opens
+with a quotation mark, the model's words, and where the speech closes the engine's attribution
+(`“I don't know,” said the Hatter.`), so the answer is that character's by construction; the words
+inside the quotation marks are the model's, sampled as any story's are (best-of-K, the lexicon guide,
+every precision). The speech ends where the model closes the quotation, or, after `sentences`
+sentences or at a paragraph break, where the engine closes it. The story then holds exactly what was
+shown, the answer's turn marked with its character, so the next question follows from it.
 
 Who speaks in a book is recorded in the model folder's speakers.json (train/speakers.py).
 """
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 SPEAKERS = "speakers.json"
 MAX_CAST = 64  # speakers a record keeps, most frequent first
 MAX_RECORD_BYTES = 256 * 1024  # a bigger speakers.json is not read
-MAX_NAME = 60  # characters of a character's or speaker's name
+MAX_NAME = 48  # characters of a character's or speaker's name (a Discord button carries it: 100 in all)
 MAX_WORDS = 2000  # characters a person may say in one turn
 DEFAULT_SENTENCES = 2  # sentences an answer may run to before the engine closes it
 MAX_ANSWER = 600  # characters of speech at most, whatever the sentences
@@ -39,7 +41,8 @@ MAX_ANSWER = 600  # characters of speech at most, whatever the sentences
 ANSWER_REPEAT_PENALTY = 1.0
 OPEN, CLOSE = "\u201c", "\u201d"
 _CLOSERS = frozenset(CLOSE + '"')
-_SOFT_STOPS = ",;:"  # held back: closing the speech right after one turns it into a full stop
+_STOPS = ".,;:"  # held back after a word: the attribution turns the last into a comma (`know,” said`)
+SILENT = "\u2014"  # the speech of a character who closes the quotation before saying a word
 _BAD_NAME = re.compile(r"[\"“”‘’`<>@#*_|~\[\]\\\n\r\t]")
 
 
@@ -120,12 +123,21 @@ def capitalized(name: str) -> str:
 def said_line(words: str, speaker: str) -> str:
     """The person's words as their speaker's line: `“Who are you?” said Alice.` (a full stop at the
     end of the words becomes a comma, as books print it)."""
-    words = words.strip()
-    if words.endswith("."):
-        words = words[:-1] + ","
-    elif not words.endswith(("?", "!", ",", "\u2014", "-")):
-        words += ","
-    return as_paragraph(f"{OPEN}{words}{CLOSE} said {speaker}.")
+    return as_paragraph(f"{OPEN}{comma_ended(words.strip())}{CLOSE}{attribution(speaker)}")
+
+
+def comma_ended(words: str) -> str:
+    """Speech as it ends before its attribution: a final full stop, semicolon or colon becomes a comma
+    (`I know.` -> `I know,`), a bare word gets one; a question, exclamation, dash or ellipsis stays."""
+    body = words.rstrip(_STOPS)
+    if words[len(body):].startswith("..") or (body == words and body.endswith(("?", "!", "\u2014", "-", "\u2026"))):
+        return words
+    return body + ","
+
+
+def attribution(speaker: str) -> str:
+    """What follows a speech's close: ` said the Hatter.`"""
+    return f" said {speaker}."
 
 
 def as_paragraph(line: str) -> str:
@@ -133,15 +145,7 @@ def as_paragraph(line: str) -> str:
     return PARAGRAPH + line
 
 
-def answer_opening(character: str) -> str:
-    """The engine's start of the character's paragraph: `The Hatter said, “`."""
-    return f"\n\n{capitalized(character)} said, {OPEN}"
-
-
-def answering(text: str) -> str | None:
-    """Who speaks in an answer the engine opened (`The Hatter said, “...` -> `The Hatter`); None for other text."""
-    found = re.match(rf"\s*([^\n{OPEN}]{{1,{MAX_NAME}}}?) said, {OPEN}", text)
-    return found[1] if found else None
+ANSWER_OPENING = as_paragraph(OPEN)  # the engine's start of an answer; the speech that follows is the model's
 
 
 @dataclass(frozen=True)
@@ -174,72 +178,86 @@ class Address:
 class SpeechEnd:
     """Where a quoted answer ends, fed the model's characters one by one: at its closing quotation
     mark; or, closed by the engine, at a paragraph break, at an opening quotation mark (unbalanced
-    marks otherwise: `saying “why`), after `sentences` sentences, or at MAX_ANSWER characters. White
-    space, and a comma, semicolon or colon, are held back until a word follows (never taken back):
-    speech that closes on one (`know,”`, where the model meant `said the March Hare` to follow) ends
-    with a full stop instead, as a book prints a speech that ends there.
-    `capital`: the speech's first letter is shown as a capital (in the book's case an answer starts a
-    sentence; the re-caser reads `said, “` as a quotation resumed mid-sentence)."""
+    marks otherwise: `saying “why`), after `sentences` sentences, or at MAX_ANSWER characters. The
+    close is shown with the attribution after it (`,” said the Hatter.`). White space, and a full
+    stop, comma, semicolon or colon after a word, are held back until a word follows (never taken
+    back), so the speech's last mark can become the attribution's comma (`comma_ended`).
+    `capital`: the speech's first letter is shown as a capital (in the book's case)."""
 
-    def __init__(self, sentences: int, capital: bool = False) -> None:
-        self.sentences, self.text, self.held, self.done = sentences, [], "", False
-        self.capital = capital  # until the first letter is shown
+    def __init__(self, sentences: int, tail: str = "", capital: bool = False) -> None:
+        self.sentences, self.tail = sentences, tail  # tail: shown after the close (the attribution)
+        self.text: list[str] = []  # the speech shown so far
+        self.stops, self.space = "", ""  # held back: marks after the last word, then white space
+        self.done, self.capital = False, capital  # capital: until the first letter is shown
         self.ended = 0  # sentences ended so far
         self.closed_by = ""  # once done: "model", "sentences", "paragraph", "quote", "length" or "stream"
 
     def add(self, char: str) -> str:
-        """The text to show now for `char` (the closing mark when the answer ends here)."""
+        """The text to show now for `char` (the close and the attribution when the answer ends here)."""
         if self.done:
             return ""
         if char in _CLOSERS:
-            return self._close(char, "model")
+            return self._close("model")
         if char == OPEN:  # a quotation opened inside the speech: a new one begins, so this one ends here
-            return self._close(CLOSE, "quote")
-        if char == "\n" and "\n" in self.held:  # a paragraph break: the speech did not close
-            return self._close(CLOSE, "paragraph")
+            return self._close("quote")
+        if char == "\n" and "\n" in self.space:  # a paragraph break: the speech did not close
+            return self._close("paragraph")
         if len(self.text) >= MAX_ANSWER:
-            return self._close(CLOSE, "length")
+            return self._close("length")
         if char.isspace():
-            if self.text and not self.held and is_sentence_end(self.text, len(self.text)):
-                self.ended += 1
-                if self.ended >= self.sentences:
-                    return self._close(CLOSE, "sentences")
-            self.held += char
-            return ""
-        if char in _SOFT_STOPS:
-            shown, self.held = self.held, char
-            self.text.extend(shown)
+            return self._space(char)
+        if char in _STOPS:
+            shown = self._release() if self.space else ""  # marks after a space (` ...`) follow what was held
+            self.stops += char
             return shown
         if self.capital and char.isalpha():
             char, self.capital = char.upper(), False
-        shown, self.held = self.held + char, ""
+        shown = self._release() + char
+        self.text.append(char)
+        return shown
+
+    def _space(self, char: str) -> str:
+        """White space, held; the first after a sentence's end counts the sentence (and may end the speech)."""
+        if not self.text:
+            return ""  # the speech starts with its first word
+        if not self.space and is_sentence_end(self.text + list(self.stops), len(self.text) + len(self.stops)):
+            self.ended += 1
+            if self.ended >= self.sentences:
+                return self._close("sentences")
+        self.space += char
+        return ""
+
+    def _release(self) -> str:
+        """What was held back, shown now that a word follows it."""
+        shown, self.stops, self.space = self.stops + self.space, "", ""
         self.text.extend(shown)
         return shown
 
-    def _close(self, mark: str, why: str) -> str:
-        if self.held and self.held[0] in _SOFT_STOPS:  # `know,` then the close: a full stop ends the speech
-            mark = "." + mark
-        self.done, self.held, self.closed_by = True, "", why
-        self.text.extend(mark)
-        return mark
+    def _close(self, why: str) -> str:
+        said = "".join(self.text) or SILENT  # a speech closed before a word: the character says nothing
+        ending = comma_ended(said + self.stops)
+        shown = (SILENT if not self.text else "") + (ending[len(said):] if ending.startswith(said) else ",")
+        self.done, self.stops, self.space, self.closed_by = True, "", "", why
+        self.text.extend(shown)
+        return shown + CLOSE + self.tail
 
     def finish(self) -> str:
         """The stream ran out before the answer ended: the engine closes it."""
-        return "" if self.done else self._close(CLOSE, "stream")
+        return "" if self.done else self._close("stream")
 
 
 class Answer:
     """A dialogue turn, taken as it is read: iterating adds the person's line to `story`, streams the
-    character's answer (the opening, the model's speech, the close) and adds it to `story` as shown,
-    also when the reader stops early. `options` are Generator.stream's (sampling, best_of, rng_seed...);
-    `end` says afterwards how the speech ended."""
+    character's answer (the opening mark, the model's speech, the close and attribution) and adds it
+    to `story` as shown, marked with its character, also when the reader stops early. `options` are
+    Generator.stream's (sampling, best_of, rng_seed...); `end` says afterwards how the speech ended."""
 
     def __init__(self, generator: Generator, story: Conversation, address: Address, **options: Any) -> None:
         self.generator, self.story, self.address = generator, story, address
         self.options = {"repeat_penalty": ANSWER_REPEAT_PENALTY, **options}
         sampling = options.get("sampling")
         case = options.get("case") or (sampling.case if sampling is not None else "book")
-        self.end = SpeechEnd(address.sentences, capital=case == "book")
+        self.end = SpeechEnd(address.sentences, attribution(address.character), capital=case == "book")
         self.text = ""  # the answer as shown, once read
 
     def __iter__(self) -> Iterator[str]:
@@ -255,14 +273,13 @@ class Answer:
         story, address = self.story, self.address
         if address.words:
             story.add(said_line(address.words, address.speaker), PERSON)
-        opening = answer_opening(address.character)
-        story.add(opening, MODEL)
-        return [opening]
+        story.add(ANSWER_OPENING, MODEL)
+        return [ANSWER_OPENING]
 
     def _finish(self, shown: list[str]) -> None:
         self.story.undo()  # the opening, added alone for the model to read: the answer is one turn
         self.text = "".join(shown)
-        self.story.add(self.text, MODEL)
+        self.story.add(self.text, MODEL, character=self.address.character)
 
     @staticmethod
     def _shown(piece: str, shown: list[str]) -> str:

@@ -79,7 +79,7 @@ def test_a_bad_speakers_record_says_so_and_offers_nobody(tmp_path) -> None:
     ("", "the Hatter", None, "the question is empty"),
     ("   ", "the Hatter", None, "the question is empty"),
     ("hi", "", None, "a character's name is empty"),
-    ("hi", "x" * (MAX_NAME + 140), None, "at most 60"),
+    ("hi", "x" * (MAX_NAME + 152), None, f"at most {MAX_NAME}"),
     ("hi", "the “Hatter”", None, "quotation marks"),
     ("hi", "<@1100000000000000021>", None, "quotation marks, @"),
     ("hi", "@everyone", None, "@"),
@@ -97,25 +97,35 @@ def test_the_persons_words_are_their_speakers_line() -> None:
     assert said_line("Who are you?", "Alice") == "\n\n“Who are you?” said Alice."
     assert said_line("I like tea.", "Alice") == "\n\n“I like tea,” said Alice."
     assert said_line("hello there", "I") == "\n\n“hello there,” said I."  # as typed
+    assert said_line("Wait; ", "Alice") == "\n\n“Wait,” said Alice."
+    assert said_line("I know...", "Alice") == "\n\n“I know...” said Alice."  # an ellipsis, a dash, ! and ? stay
+    assert said_line("Off with it—", "the Queen") == "\n\n“Off with it—” said the Queen."
 
 
 def test_speech_ends_where_it_closes_or_the_engine_closes_it() -> None:
     def run(text: str, sentences: int = 2) -> tuple[str, str]:
-        end = SpeechEnd(sentences)
+        end = SpeechEnd(sentences, " said the Hatter.")
         shown = "".join(end.add(ch) for ch in text) + end.finish()
         return shown, end.closed_by
 
-    assert run("no more, thank you.” said the hatter. and") == ("no more, thank you.”", "model")
-    # a comma, semicolon or colon where the speech closes (the model meant an attribution to follow) is a full stop
-    assert run("no more, thank you,” said the hatter. and") == ("no more, thank you.”", "model")
-    assert run("wait; ”") == ("wait.”", "model")
-    assert run("I know,\n\nsaid she") == ("I know.”", "paragraph")
-    assert run("yes, and no:") == ("yes, and no.”", "stream")
-    assert run("we were saying “why, i’m a caterpillar.”") == ("we were saying”", "quote")  # the marks stay balanced
-    assert run("one. two. three.") == ("one. two.”", "sentences")
-    assert run("one.\nwrapped line. two") == ("one.\nwrapped line.”", "sentences")  # a line wrap is no break
-    assert run("one\n\nnarration") == ("one”", "paragraph")
-    assert run("never closed") == ("never closed”", "stream")
+    # the close is shown with the attribution; a full stop, semicolon or colon before it becomes a comma
+    assert run("no more, thank you.” said the hatter. and") == ("no more, thank you,” said the Hatter.", "model")
+    assert run("no more, thank you,” said the hatter. and") == ("no more, thank you,” said the Hatter.", "model")
+    assert run("who are you?” asked") == ("who are you?” said the Hatter.", "model")
+    assert run("wait; ”") == ("wait,” said the Hatter.", "model")
+    assert run("stop—”") == ("stop—” said the Hatter.", "model")
+    assert run("well...” and") == ("well...” said the Hatter.", "model")
+    assert run("I know,\n\nsaid she") == ("I know,” said the Hatter.", "paragraph")
+    assert run("yes, and no:") == ("yes, and no,” said the Hatter.", "stream")
+    assert run("we were saying “why, i’m a caterpillar.”") == ("we were saying,” said the Hatter.", "quote")
+    assert run("one. two. three.") == ("one. two,” said the Hatter.", "sentences")
+    assert run("one.\nwrapped line. two") == ("one.\nwrapped line,” said the Hatter.", "sentences")  # a wrap: no break
+    assert run("one\n\nnarration") == ("one,” said the Hatter.", "paragraph")
+    assert run("never closed") == ("never closed,” said the Hatter.", "stream")
+    assert run("” said the hatter") == ("\u2014” said the Hatter.", "model")  # closed before a word: says nothing
+    # what may still become the attribution's comma is never shown before the next word
+    end = SpeechEnd(2, " said the Hatter.")
+    assert [end.add(ch) for ch in "no. i"] == ["n", "o", "", "", ". i"]
 
 
 def answers(gen, character: str, count: int, **options) -> tuple[Conversation, list[Answer]]:
@@ -131,12 +141,12 @@ def answers(gen, character: str, count: int, **options) -> tuple[Conversation, l
 def test_answers_are_the_characters_closed_quoted_speech(int8_gen, best_of) -> None:
     for character in ("the Hatter", "the Dragon"):
         story, done = answers(int8_gen, character, 10, best_of=best_of)
-        shape = re.compile(rf"\n\n{re.escape(character[0].upper() + character[1:])} said, {OPEN}[^{OPEN}{CLOSE}\"]+"
-                           rf"[{CLOSE}\"]")
+        shape = re.compile(rf"\n\n{OPEN}[^{OPEN}{CLOSE}\"]+{CLOSE} said {re.escape(character)}\.")
         for answer in done:
             assert shape.fullmatch(answer.text), answer.text
             assert answer.text.count(OPEN) == 1 and answer.end.closed_by
         assert story.text.endswith(done[-1].text)  # the story holds exactly what was shown, turn by turn
+        assert [t.character for t in story.turns[1:]] == ["", character] * len(done)  # answers carry their character
         assert sum(a.end.closed_by == "model" for a in done) >= 5  # the model closes most speech itself
 
 
@@ -146,7 +156,8 @@ def test_the_same_seed_gives_the_same_answer_and_the_story_goes_on_from_it(int8_
     assert first.text == again.text
     said = [t.text for t in first.turns]
     assert len(said) == 7 and said[5] == "\n\n“Where are you going,” said Alice."
-    assert said[1] == "\n\n“Who are you?” said Alice." and said[2].startswith("\n\nThe Queen said, “")
+    assert said[1] == "\n\n“Who are you?” said Alice." and said[2].startswith("\n\n“")
+    assert said[2].endswith("” said the Queen.")
 
 
 def test_answers_weigh_repeated_word_pairs_more_than_stories(int8_gen) -> None:
@@ -163,7 +174,8 @@ def test_the_character_goes_on_without_new_words(int8_gen) -> None:
     before = story.text
     again = Answer(int8_gen, story, done[0].address.going_on(), rng_seed=9)
     text = "".join(again)
-    assert story.text == before + text and text.startswith("\n\nThe Hatter said, “") and "said Alice" not in text
+    assert story.text == before + text and text.startswith("\n\n“") and text.endswith("” said the Hatter.")
+    assert "said Alice" not in text and story.turns[-1].character == "the Hatter"
 
 
 def test_a_reader_that_stops_early_leaves_what_was_shown_in_the_story(int8_gen) -> None:

@@ -38,27 +38,29 @@ def test_ask_answers_in_the_characters_voice_and_replies_go_on_with_them() -> No
         reply = await finished(fake, first)
         seed, text = parse_reply(reply["content"])
         assert seed == "\u201cWho are you?\u201d said Alice."
-        assert text.startswith("\n\nThe Hatter said, \u201c") and text.endswith("\u201d")
-        assert recorder.requests[0]["seed"] == "\n\n\u201cWho are you?\u201d said Alice.\n\nThe Hatter said, \u201c"
+        assert text.startswith("\n\n\u201c") and text.endswith("\u201d said the Hatter.")
+        assert recorder.requests[0]["seed"] == "\n\n\u201cWho are you?\u201d said Alice.\n\n\u201c"
 
         again = await fake.say("!ask And then?", reply_to=first)  # no name: the same character
         second = await finished(fake, await reply_to(fake, again))
-        assert parse_reply(second["content"])[1].startswith("\n\nThe Hatter said, \u201c")
-        opening = "\n\nThe Hatter said, \u201c"
-        assert recorder.requests[1]["seed"].startswith(recorder.requests[0]["seed"] + text[len(opening):])
-        assert recorder.requests[1]["seed"].endswith("\u201cAnd then?\u201d said Alice.\n\nThe Hatter said, \u201c")
+        assert parse_reply(second["content"])[1].endswith("\u201d said the Hatter.")
+        assert recorder.requests[1]["seed"].startswith(recorder.requests[0]["seed"] + text[len("\n\n\u201c"):])
+        assert recorder.requests[1]["seed"].endswith("\u201cAnd then?\u201d said Alice.\n\n\u201c")
 
         mentioned = await fake.say(f"<@{BOT_ID}> Why?", reply_to=second["id"], ping=True)
         third = await finished(fake, await reply_to(fake, mentioned))
         assert parse_reply(third["content"])[0] == "\u201cWhy?\u201d said Alice."
+        assert parse_reply(third["content"])[1].endswith("\u201d said the Hatter.")
         assert "\u201cAnd then?\u201d said Alice." in recorder.requests[2]["seed"]
 
-        await fake.press(third["id"], CONTINUE)
+        hatters = [CONTINUE + ":the Hatter", AGAIN + ":the Hatter"]  # the buttons carry who answered
+        assert fake.buttons(third["id"]) == hatters
+        await fake.press(third["id"], hatters[0])
         fourth = await finished(fake, await reply_to(fake, third["id"]))
-        assert parse_reply(fourth["content"])[1].startswith("\n\nThe Hatter said, \u201c")
-        assert recorder.requests[3]["seed"].endswith("\u201d\n\nThe Hatter said, \u201c")  # the Hatter goes on
+        assert parse_reply(fourth["content"])[1].endswith("\u201d said the Hatter.")  # the Hatter goes on
+        assert recorder.requests[3]["seed"].endswith("\u201d said the Hatter.\n\n\u201c")
 
-        await fake.press(third["id"], AGAIN)
+        await fake.press(third["id"], hatters[1])
         await fake.wait_until(lambda: len(recorder.requests) == 5)
         assert recorder.requests[4]["seed"] == recorder.requests[2]["seed"]  # the same line, answered anew
         assert parse_reply((await finished(fake, third["id"]))["content"])[0] == "\u201cWhy?\u201d said Alice."
@@ -77,7 +79,7 @@ def test_slash_ask_autocompletes_the_books_characters_and_answers() -> None:
         await fake.slash("ask", {"character": "the Queen", "words": "Off with whose head?"})
         message = await fake.wait_until(lambda: next((m for m in fake.messages.values() if m.get("components")), None))
         reply = await finished(fake, message["id"])
-        assert parse_reply(reply["content"])[1].startswith("\n\nThe Queen said, \u201c")
+        assert parse_reply(reply["content"])[1].endswith("\u201d said the Queen.")
         assert_nobody_pinged(fake)
 
     run_with_bot(scenario, **FAST)
@@ -91,12 +93,12 @@ def test_bad_turns_are_one_line_escaped_and_nobody_is_pinged() -> None:
             await fake.say(bad[:4000])
         lines = await said(fake, 7)
         assert all("\n" not in line for line in lines), lines
-        assert "question is empty" in lines[0] and "name is empty" in lines[1] and "at most 60" in lines[2]
+        assert "question is empty" in lines[0] and "name is empty" in lines[1] and "at most 48" in lines[2]
         assert "may not hold quotation marks, @" in lines[3] and "<@" not in lines[3]
         assert "say it in at most 2,000" in lines[4] and "NAME: WORDS" in lines[5] and "colon" in lines[6]
         assert recorder.requests == []  # nothing written, nothing lost
         reply = await finished(fake, await reply_to(fake, await fake.say("!alice --talk the Mock Turtle: Why so sad?")))
-        assert parse_reply(reply["content"])[1].startswith("\n\nThe Mock Turtle said, \u201c")
+        assert parse_reply(reply["content"])[1].endswith("\u201d said the Mock Turtle.")
         assert_nobody_pinged(fake)
 
     run_with_bot(scenario, **FAST)
@@ -124,9 +126,13 @@ async def choices(fake: FakeDiscord, command: str, options: dict[str, str], focu
 
 
 async def written_by(fake: FakeDiscord, message_id: str, model: str = "holmes") -> dict:
-    """The bot's message once `model` has written it (no cursor; its buttons go on with `model`)."""
-    return await fake.wait_until(lambda: CURSOR not in fake.messages[message_id]["content"] and fake.buttons(
-        message_id) == [f"alice:continue:{model}", f"alice:again:{model}"] and fake.messages[message_id])
+    """The bot's message once `model` has written it (no cursor; its buttons go on with `model`, and
+    with the character whose answer it is)."""
+    def models() -> list[str]:
+        return [":".join(custom_id.split(":")[:3]) for custom_id in fake.buttons(message_id)]
+    return await fake.wait_until(lambda: CURSOR not in fake.messages[message_id]["content"]
+                                 and models() == [f"alice:continue:{model}", f"alice:again:{model}"]
+                                 and fake.messages[message_id])
 
 
 async def slash_reply(fake: FakeDiscord, count: int) -> dict:
@@ -145,14 +151,14 @@ def test_model_slash_command_talks_to_its_own_books_characters(models_dir: Path)
         await fake.slash("holmes", {"talk": "watson", "seed": "Who are you?"})
         reply = await slash_reply(fake, 1)
         seed, text = parse_reply(reply["content"])
-        assert seed == "\u201cWho are you?\u201d said Holmes." and text.startswith("\n\nWatson said, \u201c")
-        assert holmes.requests[0]["seed"] == "\n\n\u201cWho are you?\u201d said Holmes.\n\nWatson said, \u201c"
+        assert seed == "\u201cWho are you?\u201d said Holmes." and text.endswith("\u201d said Watson.")
+        assert holmes.requests[0]["seed"] == "\n\n\u201cWho are you?\u201d said Holmes.\n\n\u201c"
         await fake.slash("holmes", {"seed": "It was"})  # no talk: a story, as before
         assert parse_reply((await slash_reply(fake, 2))["content"])[0] == "It was"
         assert holmes.requests[1]["seed"] == "It was"
         asked = await fake.say("!holmes --talk lestrade: And you?")  # the text form as before
         text = parse_reply((await written_by(fake, await reply_to(fake, asked)))["content"])[1]
-        assert text.startswith("\n\nLestrade said, \u201c") and alice.requests == []
+        assert text.endswith("\u201d said Lestrade.") and alice.requests == []
         assert_nobody_pinged(fake)
 
     run_with_bot(scenario, **FAST, models_dir=str(models_dir))
@@ -174,13 +180,13 @@ def test_slash_ask_asks_a_character_of_another_model(models_dir: Path) -> None:
 
         await fake.slash("ask", {"model": "Holmes", "character": "watson", "words": "Who are you?"})
         answer = await slash_reply(fake, 1)
-        assert parse_reply(answer["content"])[1].startswith("\n\nWatson said, \u201c")
-        assert holmes.requests[0]["seed"].endswith("\u201cWho are you?\u201d said Holmes.\n\nWatson said, \u201c")
+        assert parse_reply(answer["content"])[1].endswith("\u201d said Watson.")
+        assert holmes.requests[0]["seed"].endswith("\u201cWho are you?\u201d said Holmes.\n\n\u201c")
 
         again = await fake.say("!ask And then?", reply_to=answer["id"])  # a reply goes on with holmes and Watson
         text = parse_reply((await written_by(fake, await reply_to(fake, again)))["content"])[1]
-        assert text.startswith("\n\nWatson said, \u201c") and len(holmes.requests) == 2
-        assert holmes.requests[1]["seed"].endswith("\u201cAnd then?\u201d said Holmes.\n\nWatson said, \u201c")
+        assert text.endswith("\u201d said Watson.") and len(holmes.requests) == 2
+        assert holmes.requests[1]["seed"].endswith("\u201cAnd then?\u201d said Holmes.\n\n\u201c")
         assert alice.requests == []
         assert_nobody_pinged(fake)
 

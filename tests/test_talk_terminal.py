@@ -31,8 +31,8 @@ def test_real_terminal_talks_to_a_character(tmp_path: Path):
 
     def answer(keys: str) -> None:  # the Hatter's answer, then a blank line and the prompt
         child.send(keys)
-        child.expect_exact("The Hatter said, \u201c")
-        child.expect_exact("\u201d\r\n\r\n")
+        child.expect_exact("\u201c")
+        child.expect_exact("\u201d said the Hatter.\r\n\r\n")
         child.expect_exact(PROMPT.strip())
 
     def saved(name: str) -> str:
@@ -46,17 +46,18 @@ def test_real_terminal_talks_to_a_character(tmp_path: Path):
         answered(child, "/talk hatter\r", "talking to the Hatter")
         answer("Who are you?\r")
         one = saved("one.txt")
-        assert one.startswith("\n\n\u201cWho are you?\u201d said Alice.\n\nThe Hatter said, \u201c")
+        assert one.startswith("\n\n\u201cWho are you?\u201d said Alice.\n\n\u201c")
+        assert one.rstrip("\n").endswith("\u201d said the Hatter.") and one.count("\u201d said") == 2
         answer("\r")  # Enter: the Hatter goes on
         two = saved("two.txt")
-        assert two.startswith(one.rstrip("\n")) and two.count("The Hatter said") == 2
+        assert two.startswith(one.rstrip("\n")) and two.count("\u201d said the Hatter.") == 2
         answer("/retry\r")
         retried = saved("retried.txt")
         assert retried.startswith(one.rstrip("\n")) and retried != two
         answered(child, "/undo\r", "took back the last answer")
         assert saved("undone.txt") == one
         for bad, said in [("/talk alice\r", "you speak as Alice"), ('/talk "x"\r', "may not hold quotation marks"),
-                          ("/talk " + "x" * 200 + "\r", "200 characters long; at most 60"),
+                          ("/talk " + "x" * 200 + "\r", "200 characters long; at most 48"),
                           ("y" * 5000 + "\r", "that is 5,000 characters; say it in at most 2,000")]:
             answered(child, bad, said)
         assert saved("still.txt") == one  # refused turns change nothing
@@ -67,7 +68,7 @@ def test_real_terminal_talks_to_a_character(tmp_path: Path):
         child.send("the end\r")
         child.expect_exact("\r\n\r\n")
         child.expect_exact(PROMPT.strip())
-        assert "The Hatter said" not in saved("story.txt")
+        assert saved("story.txt").startswith("the end")  # the answer and the line were taken back
         quit_terminal(pexpect, child)
     finally:
         child.close(force=True)
@@ -87,7 +88,7 @@ def test_talk_lists_nobody_for_a_model_without_a_record_but_talks_to_anyone(tmp_
         answered(child, "/talk\r", "no characters are recorded: this model has no speakers.json")
         answered(child, "/talk the Griffin\r", "talking to the Griffin")
         child.send("Hello!\r")
-        child.expect_exact("The Griffin said, \u201c")
+        child.expect_exact("\u201d said the Griffin.\r\n\r\n")
         child.expect_exact(PROMPT.strip())
         quit_terminal(pexpect, child)
     finally:
@@ -105,12 +106,10 @@ def test_talk_option_starts_the_terminal_talking_to_the_character(tmp_path: Path
         child.expect_exact(PROMPT.strip())
         answered(child, "/seed\r", "random seed is 7")
         child.send("Who are you?\r")
-        child.expect_exact("The Hatter said, \u201c")
-        child.expect_exact("\u201d\r\n\r\n")
+        child.expect_exact("\u201d said the Hatter.\r\n\r\n")
         child.expect_exact(PROMPT.strip())
         answered(child, "/save talk.txt\r", "saved the story")
-        assert (tmp_path / "talk.txt").read_text().startswith(
-            "\n\n\u201cWho are you?\u201d said Alice.\n\nThe Hatter said, \u201c")
+        assert (tmp_path / "talk.txt").read_text().startswith("\n\n\u201cWho are you?\u201d said Alice.\n\n\u201c")
         quit_terminal(pexpect, child)
     finally:
         child.close(force=True)
@@ -155,10 +154,11 @@ def run_alice(*args: str, stdin: str | None = None) -> subprocess.CompletedProce
 def test_talk_one_shot_prints_one_answer_and_one_per_piped_line():
     once = run_alice("--talk", "hatter", "--seed", "Who are you?", "--rng-seed", "1")
     assert once.returncode == 0, once.stderr
-    assert once.stdout.startswith("The Hatter said, \u201c") and once.stdout.endswith("\u201d\n")
+    assert once.stdout.startswith("\u201c") and once.stdout.endswith("\u201d said the Hatter.\n")
+    assert once.stdout.count("\u201c") == 1
     piped = run_alice("--talk", "the Queen", "--rng-seed", "1", stdin="Who are you?\nWhy?\n")
     assert piped.returncode == 0, piped.stderr
-    assert piped.stdout.count("The Queen said, \u201c") == 2 and len(piped.stdout.splitlines()) >= 2
+    assert piped.stdout.count("\u201d said the Queen.\n") == 2 and len(piped.stdout.splitlines()) >= 2
 
 
 @pytest.mark.parametrize("args, said", [

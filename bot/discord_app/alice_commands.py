@@ -17,18 +17,18 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.command_names import MAIN_MODEL
-from bot.discord_app.buttons import model_of
+from bot.discord_app.buttons import model_of, talk_of
 from bot.discord_app.channel_output import NO_MENTIONS, echo, send
 from bot.discord_app.command_options import DESCRIBE, TALK, CommandOptions, Refused, parse_options, said_to
 from bot.discord_app.rate_limits import REFUSALS, Gate
 from bot.discord_app.reply_chain import Chains, without_mentions
 from bot.discord_app.story_teller import Teller
-from bot.discord_app.streaming_reply import MESSAGE_LIMIT, REQUEST_ERRORS, describe, parse_reply, render
+from bot.discord_app.streaming_reply import MESSAGE_LIMIT, REQUEST_ERRORS, describe, render
 from bot.model_info import corpus_name, model_line
 from bot.settings import Settings
 from bot.write_request import WriteRequest, cast_of
 from engine import Conversation, Generator
-from engine.dialogue import DialogueError, answering, said_line
+from engine.dialogue import DialogueError, said_line
 
 log = logging.getLogger(__name__)
 
@@ -128,28 +128,29 @@ class AliceCog(commands.Cog, name="Alice"):
                 options = said_to(options, await self.answered(ctx), ctx.clean_prefix)
         # the defaults of a reply starting now (best-of K lowered under load, unless asked for)
         request = options.request(self.teller.asked_now(model, ctx.author.id), self.settings.max_length)
-        shown = self.said(request)
+        shown, request = self.said(request)
         server = ctx.guild.id if ctx.guild else ctx.channel.id
         with self.teller.gate.slot(ctx.author.id, server):
-            message = await ctx.reply(render(shown, "", False), view=self.teller.buttons.writing(model),
+            message = await ctx.reply(render(shown, "", False), view=self.teller.buttons.writing(model, request.talk),
                                       allowed_mentions=NO_MENTIONS, mention_author=False)
             async with typing_while(ctx):
                 story = self.story_for(ctx, "" if request.talk else request.seed)  # an answer adds the said line
                 await self.teller.tell(message, request, story, resend=partial(ctx.send, allowed_mentions=NO_MENTIONS),
                                        shown=shown)
 
-    def said(self, request: WriteRequest) -> str:
-        """What a reply shows above the text: the seed, or the person's line said to a character
-        (`“Who are you?” said Alice.`); Refused, in one line, for a dialogue turn that cannot be taken."""
+    def said(self, request: WriteRequest) -> tuple[str, WriteRequest]:
+        """What a reply shows above the text (the seed, or the person's line said to a character:
+        `“Who are you?” said Alice.`) and the request, its character named as the book spells it (the
+        reply's buttons carry that name); Refused, in one line, for a dialogue turn that cannot be taken."""
         if request.talk is None:
-            return request.seed
+            return request.seed, request
         try:
             if not request.seed.strip():
                 raise DialogueError("say something: the question is empty")
             address = request.address(cast_of(self.generators[request.model]))
         except DialogueError as exc:
             raise Refused(echo(_sentence(exc))) from None
-        return said_line(address.words, address.speaker).strip()
+        return said_line(address.words, address.speaker).strip(), request.but(talk=address.character)
 
     async def replied_model(self, ctx: commands.Context) -> str:
         """The model that wrote the bot's reply this text command replies to, if it is still served (a
@@ -163,7 +164,7 @@ class AliceCog(commands.Cog, name="Alice"):
         parent = await self.teller.chains.parent(ctx.message)
         if parent is None or parent.author.id != self.bot.user.id:
             return None
-        return answering(parse_reply(parent.content)[1])
+        return talk_of(parent)
 
     async def story_for(self, ctx: commands.Context, seed: str) -> Conversation:
         """The story `seed` adds to: that of the bot's reply the command answers, else a new one."""
@@ -190,7 +191,7 @@ class AliceCog(commands.Cog, name="Alice"):
         ctx = await self.bot.get_context(message)
         text = without_mentions(message.content, me.id)
         model = model_of(parent)
-        character = answering(parse_reply(parent.content)[1])  # a reply to an answer is said to its character
+        character = talk_of(parent)  # a reply to an answer is said to its character
         try:
             await self.write(ctx, model if model in self.generators else MAIN_MODEL,
                              CommandOptions(text if character is None else f"--talk {character}: {text}"))

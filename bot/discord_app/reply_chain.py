@@ -14,9 +14,10 @@ from collections.abc import Callable
 
 import discord
 
+from bot.discord_app.buttons import talk_of
 from bot.discord_app.streaming_reply import REQUEST_ERRORS, parse_reply
 from engine.conversation import MODEL, PERSON, Conversation
-from engine.dialogue import answering, as_paragraph
+from engine.dialogue import as_paragraph
 
 MAX_LINKS = 50  # messages followed at most per story (the model reads only the tail anyway)
 
@@ -66,7 +67,7 @@ class Chains:
             else:
                 seed, text = parse_reply(current.content)
                 turns.append((MODEL, text))
-                if seed and answering(text):  # an answer shows the person's line as the story has it
+                if seed and talk_of(current):  # an answer shows the person's line as the story has it
                     turns.append((PERSON, as_paragraph(seed)))
                     if parent is not None and parent.author.id != self.me:  # the asking message: read no further
                         parent = await self.parent(parent)

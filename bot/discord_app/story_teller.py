@@ -25,7 +25,6 @@ from bot.settings import Settings
 from bot.write_request import WriteRequest
 from engine import Conversation, Generator, Sampling
 from engine.bestof import best_of_in_use
-from engine.dialogue import answering
 from engine.endings import target_within
 
 log = logging.getLogger(__name__)
@@ -77,7 +76,7 @@ class Teller:
             fits = target_within(room_for_text(shown), request.exact)  # the whole reply fits one message
             request = request.but(length=min(request.length, fits))
             chunks = request.astream(self.generators[request.model], story)
-            view = self.buttons.finished(request.model)
+            view = self.buttons.finished(request.model, request.talk)
             await stream_into(message, until(stop, chunks), partial(render, shown),
                               self.settings.edit_interval, resend=resend and partial(resend, view=view), view=view)
         finally:
@@ -85,10 +84,11 @@ class Teller:
 
     # -- buttons ----------------------------------------------------------------------------
 
-    async def press(self, interaction: discord.Interaction, action: str, model: str) -> None:
-        """Answer a press of one of the buttons under `interaction.message`."""
+    async def press(self, interaction: discord.Interaction, action: str, model: str, talk: str | None) -> None:
+        """Answer a press of one of the buttons under `interaction.message` (`talk`: the character whose
+        answer it is)."""
         if action == "stop":
-            await self._stop(interaction, model)
+            await self._stop(interaction, model, talk)
             return
         if model not in self.generators:
             await _answer(interaction, f"I no longer write as {echo(model)}.")
@@ -99,29 +99,28 @@ class Teller:
         server = interaction.guild_id or interaction.channel_id
         try:
             with self.gate.slot(interaction.user.id, server):
-                await (self._continue if action == "continue" else self._again)(interaction, model)
+                await (self._continue if action == "continue" else self._again)(interaction, model, talk)
         except REFUSALS as refusal:
             await _answer(interaction, self.gate.refusal(refusal))
 
-    async def _continue(self, interaction: discord.Interaction, model: str) -> None:
-        """The story goes on in a new reply to this one, showing only the new text."""
+    async def _continue(self, interaction: discord.Interaction, model: str, talk: str | None) -> None:
+        """The story goes on in a new reply to this one, showing only the new text (after an answer:
+        its character speaks again)."""
         await interaction.response.defer()  # the new reply is the answer
         previous = interaction.message
-        reply = await previous.reply(render("", "", False), view=self.buttons.writing(model),
+        reply = await previous.reply(render("", "", False), view=self.buttons.writing(model, talk),
                                      allowed_mentions=NO_MENTIONS,
                                      mention_author=False)
-        talk = answering(parse_reply(previous.content)[1])  # an answer goes on: its character speaks again
         request = self.asked_now(model, interaction.user.id).but(talk=talk)
         await self.tell(reply, request, self.chains.story_through(previous),
                         resend=partial(previous.channel.send, allowed_mentions=NO_MENTIONS))
 
-    async def _again(self, interaction: discord.Interaction, model: str) -> None:
+    async def _again(self, interaction: discord.Interaction, model: str, talk: str | None) -> None:
         """This reply is written anew from the story it continued."""
         message = interaction.message
         seed, _ = parse_reply(message.content)
-        await interaction.response.edit_message(content=render(seed, "", False), view=self.buttons.writing(model),
+        await interaction.response.edit_message(content=render(seed, "", False), view=self.buttons.writing(model, talk),
                                                 allowed_mentions=NO_MENTIONS)
-        talk = answering(parse_reply(message.content)[1])
         if talk is None:
             request, story = self.asked_now(model, interaction.user.id, seed), self.chains.story_before(message)
         else:  # the same person's line, answered anew by the same character
@@ -130,11 +129,12 @@ class Teller:
         await self.tell(message, request, story, resend=partial(message.channel.send, allowed_mentions=NO_MENTIONS),
                         shown=seed)
 
-    async def _stop(self, interaction: discord.Interaction, model: str) -> None:
+    async def _stop(self, interaction: discord.Interaction, model: str, talk: str | None) -> None:
         writing = self.writing.get(interaction.message.id)
         if writing is None:  # written before a restart (or just finished): the reply ends as it stands
             seed, text = parse_reply(interaction.message.content)
-            await interaction.response.edit_message(content=render(seed, text, True), view=self.buttons.finished(model),
+            await interaction.response.edit_message(content=render(seed, text, True),
+                                                    view=self.buttons.finished(model, talk),
                                                     allowed_mentions=NO_MENTIONS)
         elif interaction.user.id != writing.requester:
             await _answer(interaction, NOT_YOURS)

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from bot.write_request import WriteRequest
 from engine.conversation import MODEL, PERSON, Conversation
-from engine.dialogue import DialogueError, answering
+from engine.dialogue import DialogueError
 
 
 def unquoted(arg: str) -> str:
@@ -50,7 +50,7 @@ class Story:
         turns = self.conversation.turns
         if not turns or turns[-1].by != MODEL:
             return False
-        character = answering(turns[-1].text)  # an answer is retried as an answer, by the same character
+        character = turns[-1].character or None  # an answer is retried as an answer, by the same character
         self.conversation.undo()
         self.retries += 1
         seed = request.rng_seed
@@ -64,7 +64,7 @@ class Story:
         self.retries = 0
         if turn is None:
             return "nothing to undo: the story is empty"
-        who = ("answer" if answering(turn.text) else "continuation") if turn.by == MODEL else "line"
+        who = ("answer" if turn.character else "continuation") if turn.by == MODEL else "line"
         shown = " ".join(turn.text.split())
         shown = shown if len(shown) <= 40 else shown[:18] + "…" + shown[-18:]
         return f"took back the last {who} ({len(turn.text):,} characters: “{shown}”)"
