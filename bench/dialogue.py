@@ -11,8 +11,10 @@ read by any model) framed and read as the answers are, with distinct word pairs;
 of answers whose words are closer to their own character's speech in Wonderland than to the other
 characters' (bench/voice.py), beside the book's own speeches read the same way. Then speed: chars/s
 of one answer stream and of 16 at once, and the first character of an answer's speech after the question.
-`--sets 4` asks every question four times over (rng seeds 0-19, 1000-1019, 2000-2019, 3000-3019):
-one set's linked share moves by up to 12 points from set to set.
+`--sets 4` asks every question four times over (rng seeds 0-19, 1000-1019, 2000-2019, 3000-3019 for the
+first character, 100 more for each next: every character its own draws, as every reply has in use):
+one set's linked share moves by up to 12 points from set to set. `alike` asks the first five
+questions of every character with the same draws, and counts the answers another character gave too.
 """
 
 from __future__ import annotations
@@ -122,6 +124,17 @@ def voice_line(answers: list[Answer], characters: list[str]) -> str:
             f"the book's own speeches, each left out in turn, {own:.1%} ({speeches}); chance {1 / len(characters):.0%}")
 
 
+def alike_line(gen: Generator, characters: list[str], best_of: int, questions: int = 5) -> str:
+    """How much the character addressed changes an answer: the first `questions` questions asked of
+    every character with the same rng seeds; the answers whose speech another character also gave."""
+    speeches = [[speech_of(answer) for answer in ask_all(gen, name, best_of, QUESTIONS[:questions])[0]]
+                for name in characters]
+    alike = sum(speech in {other[i] for other in speeches[:k] + speeches[k + 1:]}
+                for k, said in enumerate(speeches) for i, speech in enumerate(said))
+    return (f"alike: {alike} of {len(characters) * questions} answers have the same speech as another character's "
+            f"answer to the same question at the same rng seed")
+
+
 def continuations(gen: Generator, contexts: list[str], answers: list[Answer], best_of: int) -> list[str]:
     """Plain story continuations from the places the answers were written, about as long as the answers."""
     return [gen.generate(context, max(80, len(answer.text)), rng_seed=100 + i, exact=False, best_of=best_of)
@@ -176,9 +189,9 @@ def main() -> int:
     all_answers, contexts, rows = [], [], []
     with Generator(BUNDLED_MODEL, precision=args.precision) as gen:
         print(f"precision {gen.precision.precision}")
-        for character in characters:
+        for index, character in enumerate(characters):
             started, answers = time.perf_counter(), []
-            for first_seed in range(0, 1000 * args.sets, 1000):
+            for first_seed in range(100 * index, 1000 * args.sets, 1000):  # each character its own draws
                 asked, before = ask_all(gen, character, best_of, questions, first_seed)
                 answers += asked
                 contexts += before
@@ -214,6 +227,7 @@ def main() -> int:
             print("judge: not run (needs python3-link-grammar and ../shared/corpus)")
         if CORPUS.is_dir():
             print(voice_line(all_answers, [name for name in characters if name != OUTSIDER]))
+        print(alike_line(gen, characters, best_of))
         one = speed(gen, best_of, 1)
         print(f"speed: 1 stream {one[0]:,.0f} chars/s, first character of speech {one[1]:.0f} ms; "
               f"load {load_average()}")

@@ -191,3 +191,28 @@ def test_slash_ask_asks_a_character_of_another_model(models_dir: Path) -> None:
         assert_nobody_pinged(fake)
 
     run_with_bot(scenario, **FAST, models_dir=str(models_dir))
+
+
+def test_the_buttons_under_an_answer_name_its_character_from_the_start() -> None:
+    """Stop while an answer is written, Continue and Again after: each carries the character, so a
+    reply to an answer stopped half-way (no attribution shown yet) still goes on with them."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from bot.discord_app.buttons import StoryButtons, model_of, talk_of
+
+    def message(view) -> SimpleNamespace:
+        return SimpleNamespace(components=[SimpleNamespace(children=view.children)])
+
+    async def views() -> None:
+        buttons = StoryButtons(SimpleNamespace())
+        writing, done = buttons.writing("alice", "the Mock Turtle"), buttons.finished("holmes", "Watson")
+        assert [b.custom_id for b in writing.children] == ["alice:stop:alice:the Mock Turtle"]
+        assert [b.custom_id for b in done.children] == ["alice:continue:holmes:Watson", "alice:again:holmes:Watson"]
+        assert (model_of(message(writing)), talk_of(message(writing))) == ("alice", "the Mock Turtle")
+        story = buttons.finished("alice")
+        assert (model_of(message(story)), talk_of(message(story))) == ("alice", None)
+        longest = buttons.finished("m" * 32, "x" * 48)  # a command name and a name at their longest
+        assert all(len(b.custom_id) <= 100 for b in longest.children) and talk_of(message(longest)) == "x" * 48
+
+    asyncio.run(views())
