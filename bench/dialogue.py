@@ -34,11 +34,10 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from sense import (  # noqa: E402 (a bench script beside sense.py)
     CORPUS,
-    PAIR_WORDS,
-    WORD,
     Recaser,
     cpu_description,
     default_best_of,
+    distinct_pairs,
     figures,
     judge_python,
     load_average,
@@ -87,16 +86,6 @@ def speech_of(answer: Answer) -> str:
     word pairs count the speech only (the attribution, the same in every answer, would count as repeats)."""
     text = answer.text.strip().removesuffix(attribution(answer.address.character))
     return text.removeprefix(OPEN).removesuffix(CLOSE)
-
-
-def distinct_pairs(texts: list[str]) -> float:
-    """Distinct word pairs over the first PAIR_WORDS words of `texts`, as bench/sense.py counts them."""
-    pairs, seen = [], 0
-    for text in texts:
-        words = [m.group().lower() for m in WORD.finditer(text)][:max(0, PAIR_WORDS - seen)]
-        seen += len(words)
-        pairs += list(zip(words, words[1:], strict=False))
-    return len(set(pairs)) / max(1, len(pairs))
 
 
 def book_body(name: str) -> str:

@@ -191,24 +191,31 @@ class Figures:
     verdicts: list[tuple[str, bool]] = field(default_factory=list, repr=False)  # each judged sentence as parsed
 
 
+def distinct_pairs(texts: list[str], seeds: list[str] | None = None) -> float:
+    """The share of distinct word pairs among those of the first PAIR_WORDS words written in `texts`
+    (each after its seed, if given: the seed's words are not counted)."""
+    pairs, words_seen = [], 0
+    for seed, text in zip(seeds or [""] * len(texts), texts, strict=True):
+        written = [m.group().lower() for m in WORD.finditer(seed + text) if m.end() > len(seed)]
+        written = written[:max(0, PAIR_WORDS - words_seen)]
+        words_seen += len(written)
+        pairs += list(zip(written, written[1:], strict=False))
+    return len(set(pairs)) / max(1, len(pairs))
+
+
 def figures(texts: list[str], seeds: list[str], recase: Recaser, python: str, endings: bool) -> Figures:
     """The sense figures of `texts`, each written after its seed: the sentences ending after the seed
     (one begun in the seed counts whole), the words written after it."""
-    judged, lengths, pairs, words_seen = [], [], [], 0
+    judged, lengths = [], []
     for seed, text in zip(seeds, texts, strict=True):
-        whole = seed + text
-        for sentence in split_sentences(whole):
+        for sentence in split_sentences(seed + text):
             if sentence.terminated and sentence.end > len(seed):
                 n = len(WORD.findall(sentence.text))
                 lengths.append(n)
                 if MIN_WORDS <= n <= MAX_WORDS:
                     judged.append(recase(sentence.text))
-        written = [m.group().lower() for m in WORD.finditer(whole) if m.end() > len(seed)]
-        written = written[:max(0, PAIR_WORDS - words_seen)]
-        words_seen += len(written)
-        pairs += list(zip(written, written[1:], strict=False))
     full, timeouts = judge(python, judged) if judged else ([], 0)
-    return Figures(sum(full) / max(1, len(full)), len(full), timeouts, len(set(pairs)) / max(1, len(pairs)),
+    return Figures(sum(full) / max(1, len(full)), len(full), timeouts, distinct_pairs(texts, seeds),
                    statistics.fmean(lengths) if lengths else math.nan,
                    sum(n > MAX_WORDS for n in lengths) / max(1, len(lengths)),
                    sum(full) / max(1, sum(n >= MIN_WORDS for n in lengths)),

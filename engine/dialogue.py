@@ -116,10 +116,6 @@ def checked_words(words: str) -> str:
     return words
 
 
-def capitalized(name: str) -> str:
-    return name[:1].upper() + name[1:]
-
-
 def said_line(words: str, speaker: str) -> str:
     """The person's words as their speaker's line: `“Who are you?” said Alice.` (a full stop at the
     end of the words becomes a comma, as books print it)."""
@@ -234,9 +230,9 @@ class SpeechEnd:
         return shown
 
     def _close(self, why: str) -> str:
-        said = "".join(self.text) or SILENT  # a speech closed before a word: the character says nothing
-        ending = comma_ended(said + self.stops)
-        shown = (SILENT if not self.text else "") + (ending[len(said):] if ending.startswith(said) else ",")
+        shown = "" if self.text else SILENT  # a speech closed before a word: the character says nothing
+        said = "".join(self.text) + shown  # never ends in a held mark: `comma_ended` changes only those
+        shown += comma_ended(said + self.stops)[len(said):]
         self.done, self.stops, self.space, self.closed_by = True, "", "", why
         self.text.extend(shown)
         return shown + CLOSE + self.tail
