@@ -20,6 +20,7 @@ questions of every character with the same draws, and counts the answers another
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import re
 import statistics
@@ -34,6 +35,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from sense import (  # noqa: E402 (a bench script beside sense.py)
     CORPUS,
+    WORD,
     Recaser,
     cpu_description,
     default_best_of,
@@ -45,7 +47,16 @@ from sense import (  # noqa: E402 (a bench script beside sense.py)
 from voice import Voices  # noqa: E402 (bench/voice.py)
 
 from engine import Conversation, Generator  # noqa: E402
-from engine.dialogue import CLOSE, OPEN, Address, Answer, attribution, read_cast, said_line  # noqa: E402
+from engine.dialogue import (  # noqa: E402
+    ANSWER_OPENING,
+    CLOSE,
+    OPEN,
+    Address,
+    Answer,
+    attribution,
+    read_cast,
+    said_line,
+)
 from engine.modelfolder import BUNDLED_MODEL  # noqa: E402
 
 QUESTIONS = [
@@ -75,17 +86,18 @@ def ask_all(gen: Generator, character: str, best_of: int, questions: list[str],
 
 
 def attributed(answer: Answer) -> bool:
-    """The named character's quotation, closed and attributed: `“...,” said the Hatter.` and nothing else."""
-    tail = re.escape(CLOSE + attribution(answer.address.character))
-    return re.fullmatch(f"{OPEN}[^{OPEN}{CLOSE}\"]+{tail}", answer.text.strip()) is not None
+    """The named character's quotation, closed and attributed, and nothing else: `“...,” said the
+    Hatter.`, or with the speech going on after it, `“...,” said the Hatter. “...”`."""
+    speech = f"{OPEN}[^{OPEN}{CLOSE}\"]+{CLOSE}"
+    said = re.escape(attribution(answer.address.character))
+    return re.fullmatch(f"{speech}{said}(?: {speech})?", answer.text.strip()) is not None
 
 
 def speech_of(answer: Answer) -> str:
     """The model's words in an answer: its speech without the marks and the engine's attribution. The
-    judge reads the answer whole (a sentence with its attribution, as the story's dialogue is read);
+    judge reads the answer whole (its sentences with the attribution, as the story's dialogue is read);
     word pairs count the speech only (the attribution, the same in every answer, would count as repeats)."""
-    text = answer.text.strip().removesuffix(attribution(answer.address.character))
-    return text.removeprefix(OPEN).removesuffix(CLOSE)
+    return " ".join(re.findall(f"{OPEN}([^{CLOSE}]*){CLOSE}", answer.text))
 
 
 def book_body(name: str) -> str:
@@ -130,29 +142,43 @@ def continuations(gen: Generator, contexts: list[str], answers: list[Answer], be
             for i, (context, answer) in enumerate(zip(contexts, answers, strict=True))]
 
 
-def speed(gen: Generator, best_of: int, streams: int) -> tuple[float, float]:
-    """(chars/s of answer text per stream, median ms from the question to the speech's first character)."""
+def speed(gen: Generator, best_of: int, streams: int, rounds: int = 1) -> tuple[float, float, float]:
+    """`streams` answers at once, `rounds` times over: (chars/s of answer text, the slowest stream's
+    median; median ms from the question to the speech's first character; median ms from the
+    attribution to the speech going on after it: the pause while the model reads who speaks)."""
     cast = read_cast(BUNDLED_MODEL)
-    chars, firsts = [0] * streams, [0.0] * streams
+    chars: list[list[float]] = [[] for _ in range(streams)]
+    firsts: list[float] = []
+    gaps: list[float] = []
 
-    def one(i: int) -> None:
+    def one(i: int, round_: int) -> None:
         story = Conversation.of(OPENING)
         start = time.perf_counter()
-        pieces = iter(Answer(gen, story, Address.of(QUESTIONS[i % 20], "the Hatter", cast), rng_seed=i,
-                             best_of=best_of))
-        chars[i] = len(next(pieces))
+        question = QUESTIONS[(i + round_ * streams) % len(QUESTIONS)]
+        answer = Answer(gen, story, Address.of(question, "the Hatter", cast), rng_seed=i + 100 * round_,
+                        best_of=best_of)
+        pieces, said_at = iter(answer), None
+        count = len(next(pieces))
         for piece in pieces:
-            if not firsts[i]:
-                firsts[i] = time.perf_counter() - start
-            chars[i] += len(piece)
-        chars[i] = chars[i] / (time.perf_counter() - start)
+            now = time.perf_counter()
+            if count == len(ANSWER_OPENING):  # the speech's first character
+                firsts.append(now - start)
+            if said_at is not None:
+                gaps.append(now - said_at)
+                said_at = None
+            if piece.endswith(attribution("the Hatter")):
+                said_at = now
+            count += len(piece)
+        chars[i].append(count / (time.perf_counter() - start))
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(streams)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return min(chars), statistics.median(firsts) * 1000
+    for round_ in range(rounds):
+        threads = [threading.Thread(target=one, args=(i, round_)) for i in range(streams)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    slowest = min(statistics.median(each) for each in chars)
+    return slowest, statistics.median(firsts) * 1000, statistics.median(gaps) * 1000 if gaps else math.nan
 
 
 def main() -> int:
@@ -185,7 +211,7 @@ def main() -> int:
                 answers += asked
                 contexts += before
             all_answers += answers
-            ways = Counter(a.end.closed_by for a in answers)
+            ways = Counter(a.closed_by for a in answers)
             rows.append(f"{character:<18} {sum(map(attributed, answers)) / len(answers):>9.0%} "
                         f"{ways['model'] / len(answers):>8.0%} {ways['sentences'] / len(answers):>9.0%} "
                         f"{(ways['paragraph'] + ways['quote'] + ways['length'] + ways['stream']) / len(answers):>6.0%} "
@@ -195,8 +221,11 @@ def main() -> int:
         print("\n".join(rows))
         total = len(all_answers)
         print(f"in all: {sum(map(attributed, all_answers)) / total:.1%} closed and attributed to the named character, "
-              f"{sum(a.end.closed_by == 'model' for a in all_answers) / total:.1%} closed by the model itself, "
-              f"{sum(a.end.closed_by == 'sentences' for a in all_answers) / total:.1%} at the sentence limit")
+              f"{sum(a.closed_by == 'model' for a in all_answers) / total:.1%} closed by the model itself, "
+              f"{sum(a.closed_by == 'sentences' for a in all_answers) / total:.1%} at the sentence limit; "
+              f"{sum(len(a.parts) > 1 and a.parts[1].spoke for a in all_answers) / total:.1%} go on after the "
+              f"attribution; {statistics.fmean(len(WORD.findall(speech_of(a))) for a in all_answers):.1f} words "
+              f"of speech")
         if python and recase:
             whole = [answer.text.strip() for answer in all_answers]
             said = figures(whole, [""] * len(whole), recase, python, endings=False)
@@ -217,12 +246,13 @@ def main() -> int:
         if CORPUS.is_dir():
             print(voice_line(all_answers, [name for name in characters if name != OUTSIDER]))
         print(alike_line(gen, characters, best_of))
-        one = speed(gen, best_of, 1)
-        print(f"speed: 1 stream {one[0]:,.0f} chars/s, first character of speech {one[1]:.0f} ms; "
-              f"load {load_average()}")
+        one = speed(gen, best_of, 1, rounds=5)
+        print(f"speed: 1 stream (median of 5 answers) {one[0]:,.0f} chars/s, first character of speech {one[1]:.0f} "
+              f"ms, the speech going on {one[2]:.0f} ms after the attribution; load {load_average()}")
         if not args.quick:
             many = speed(gen, best_of, 16)
-            print(f"speed: 16 streams, the slowest {many[0]:,.0f} chars/s, first character (median) {many[1]:.0f} ms")
+            print(f"speed: 16 streams, the slowest {many[0]:,.0f} chars/s, first character (median) {many[1]:.0f} ms, "
+                  f"going on after the attribution (median) {many[2]:.0f} ms")
     return 0
 
 

@@ -2,12 +2,15 @@
 
 The story gets the person's words as their speaker's quoted line (`“Who are you?” said Alice.`),
 then the character's answer in the same form, as Carroll prints speech: a paragraph the engine opens
-with a quotation mark, the model's words, and where the speech closes the engine's attribution
-(`“I don't know,” said the Hatter.`), so the answer is that character's by construction; the words
-inside the quotation marks are the model's, sampled as any story's are (best-of-K, the lexicon guide,
-every precision). The speech ends where the model closes the quotation, or, after `sentences`
-sentences or at a paragraph break, where the engine closes it. The story then holds exactly what was
-shown, the answer's turn marked with its character, so the next question follows from it.
+with a quotation mark, the model's words, and at the speech's first break (its first sentence's end,
+or where the model closes it) the engine's attribution; then, for an answer of two sentences or more,
+the speech goes on after it, written by the model once it has read who speaks:
+`“I don't know,” said the Hatter. “It's always tea-time here.”` The answer is that character's by
+construction; the words inside the quotation marks are the model's, sampled as any story's are
+(best-of-K, the lexicon guide, every precision). The speech ends where the model closes the quotation,
+or, after `sentences` sentences or at a paragraph break, where the engine closes it. The story then
+holds exactly what was shown, the answer's turn marked with its character, so the next question
+follows from it.
 
 Who speaks in a book is recorded in the model folder's speakers.json (train/speakers.py).
 """
@@ -22,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.conversation import MODEL, PERSON, Conversation
-from engine.endings import is_sentence_end
+from engine.speech import CLOSE, MAX_ANSWER, OPEN, SpeechEnd, comma_ended
 from engine.vocab import PARAGRAPH
 
 if TYPE_CHECKING:
@@ -34,15 +37,11 @@ MAX_RECORD_BYTES = 256 * 1024  # a bigger speakers.json is not read
 MAX_NAME = 48  # characters of a character's or speaker's name (a Discord button carries it: 100 in all)
 MAX_WORDS = 2000  # characters a person may say in one turn
 DEFAULT_SENTENCES = 2  # sentences an answer may run to before the engine closes it
-MAX_ANSWER = 600  # characters of speech at most, whatever the sentences
 # best-of's repetition penalty for answers (stories: Sampling's 0.5). Twenty questions asked in one story
 # got stock replies ("i don't know what...") at 0.5: 0.60-0.62 distinct word pairs; at 1.0, 0.66-0.68, for
 # a little sense (the judge linked 76.1% of their sentences against 78.5%: docs/measurements.md)
 ANSWER_REPEAT_PENALTY = 1.0
-OPEN, CLOSE = "\u201c", "\u201d"
-_CLOSERS = frozenset(CLOSE + '"')
-_STOPS = ".,;:"  # held back after a word: the attribution turns the last into a comma (`know,” said`)
-SILENT = "\u2014"  # the speech of a character who closes the quotation before saying a word
+REOPEN = " " + OPEN  # after the attribution, before the speech that goes on (shown with its first word)
 _BAD_NAME = re.compile(r"[\"“”‘’`<>@#*_|~\[\]\\\n\r\t]")
 
 
@@ -122,15 +121,6 @@ def said_line(words: str, speaker: str) -> str:
     return as_paragraph(f"{OPEN}{comma_ended(words.strip())}{CLOSE}{attribution(speaker)}")
 
 
-def comma_ended(words: str) -> str:
-    """Speech as it ends before its attribution: a final full stop, semicolon or colon becomes a comma
-    (`I know.` -> `I know,`), a bare word gets one; a question, exclamation, dash or ellipsis stays."""
-    body = words.rstrip(_STOPS)
-    if words[len(body):].startswith("..") or (body == words and body.endswith(("?", "!", "\u2014", "-", "\u2026"))):
-        return words
-    return body + ","
-
-
 def attribution(speaker: str) -> str:
     """What follows a speech's close: ` said the Hatter.`"""
     return f" said {speaker}."
@@ -171,96 +161,32 @@ class Address:
         return Address("", self.character, self.speaker, self.sentences)
 
 
-class SpeechEnd:
-    """Where a quoted answer ends, fed the model's characters one by one: at its closing quotation
-    mark; or, closed by the engine, at a paragraph break, at an opening quotation mark (unbalanced
-    marks otherwise: `saying “why`), after `sentences` sentences, or at MAX_ANSWER characters. The
-    close is shown with the attribution after it (`,” said the Hatter.`). White space, and a full
-    stop, comma, semicolon or colon after a word, are held back until a word follows (never taken
-    back), so the speech's last mark can become the attribution's comma (`comma_ended`).
-    `capital`: the speech's first letter is shown as a capital (in the book's case)."""
-
-    def __init__(self, sentences: int, tail: str = "", capital: bool = False) -> None:
-        self.sentences, self.tail = sentences, tail  # tail: shown after the close (the attribution)
-        self.text: list[str] = []  # the speech shown so far
-        self.stops, self.space = "", ""  # held back: marks after the last word, then white space
-        self.done, self.capital = False, capital  # capital: until the first letter is shown
-        self.ended = 0  # sentences ended so far
-        self.closed_by = ""  # once done: "model", "sentences", "paragraph", "quote", "length" or "stream"
-
-    def add(self, char: str) -> str:
-        """The text to show now for `char` (the close and the attribution when the answer ends here)."""
-        if self.done:
-            return ""
-        if char in _CLOSERS:
-            return self._close("model")
-        if char == OPEN:  # a quotation opened inside the speech: a new one begins, so this one ends here
-            return self._close("quote")
-        if char == "\n" and "\n" in self.space:  # a paragraph break: the speech did not close
-            return self._close("paragraph")
-        if len(self.text) >= MAX_ANSWER:
-            return self._close("length")
-        if char.isspace():
-            return self._space(char)
-        if char in _STOPS:
-            shown = self._release() if self.space else ""  # marks after a space (` ...`) follow what was held
-            self.stops += char
-            return shown
-        if self.capital and char.isalpha():
-            char, self.capital = char.upper(), False
-        shown = self._release() + char
-        self.text.append(char)
-        return shown
-
-    def _space(self, char: str) -> str:
-        """White space, held; the first after a sentence's end counts the sentence (and may end the speech)."""
-        if not self.text:
-            return ""  # the speech starts with its first word
-        if not self.space and is_sentence_end(self.text + list(self.stops), len(self.text) + len(self.stops)):
-            self.ended += 1
-            if self.ended >= self.sentences:
-                return self._close("sentences")
-        self.space += char
-        return ""
-
-    def _release(self) -> str:
-        """What was held back, shown now that a word follows it."""
-        shown, self.stops, self.space = self.stops + self.space, "", ""
-        self.text.extend(shown)
-        return shown
-
-    def _close(self, why: str) -> str:
-        shown = "" if self.text else SILENT  # a speech closed before a word: the character says nothing
-        said = "".join(self.text) + shown  # never ends in a held mark: `comma_ended` changes only those
-        shown += comma_ended(said + self.stops)[len(said):]
-        self.done, self.stops, self.space, self.closed_by = True, "", "", why
-        self.text.extend(shown)
-        return shown + CLOSE + self.tail
-
-    def finish(self) -> str:
-        """The stream ran out before the answer ended: the engine closes it."""
-        return "" if self.done else self._close("stream")
-
-
 class Answer:
     """A dialogue turn, taken as it is read: iterating adds the person's line to `story`, streams the
-    character's answer (the opening mark, the model's speech, the close and attribution) and adds it
-    to `story` as shown, marked with its character, also when the reader stops early. `options` are
-    Generator.stream's (sampling, best_of, rng_seed...); `end` says afterwards how the speech ended."""
+    character's answer (the opening mark, the model's speech, the close and attribution, and the speech
+    that goes on after it) and adds it to `story` as shown, marked with its character, also when the
+    reader stops early. `options` are Generator.stream's (sampling, best_of, rng_seed...); `parts` says
+    afterwards how each part of the speech ended."""
 
     def __init__(self, generator: Generator, story: Conversation, address: Address, **options: Any) -> None:
         self.generator, self.story, self.address = generator, story, address
         self.options = {"repeat_penalty": ANSWER_REPEAT_PENALTY, **options}
         sampling = options.get("sampling")
-        case = options.get("case") or (sampling.case if sampling is not None else "book")
-        self.end = SpeechEnd(address.sentences, attribution(address.character), capital=case == "book")
+        self.capital = (options.get("case") or (sampling.case if sampling is not None else "book")) == "book"
+        self.parts: list[SpeechEnd] = []  # the parts of the speech begun so far
         self.text = ""  # the answer as shown, once read
+
+    @property
+    def closed_by(self) -> str:
+        """How the speech ended (SpeechEnd.closed_by of its last part; "" before it has)."""
+        return self.parts[-1].closed_by if self.parts else ""
 
     def __iter__(self) -> Iterator[str]:
         shown = self._begin()
         try:
             yield shown[0]
-            yield from self._stream(self.end, shown)
+            for end in self._ends(shown):
+                yield from self._stream(end, shown)
         finally:
             self._finish(shown)
 
@@ -269,11 +195,24 @@ class Answer:
         story, address = self.story, self.address
         if address.words:
             story.add(said_line(address.words, address.speaker), PERSON)
-        story.add(ANSWER_OPENING, MODEL)
+        story.add(ANSWER_OPENING, MODEL)  # what the model reads of the answer: a turn of its own until the end
         return [ANSWER_OPENING]
 
+    def _ends(self, shown: list[str]) -> Iterator[SpeechEnd]:
+        """The parts of the speech, each begun once the one before has ended: its first sentence, up to
+        the attribution; then, for two sentences or more, the rest, after the model has read who speaks."""
+        first = SpeechEnd(1, attribution(self.address.character), self.capital)
+        self.parts.append(first)
+        yield first
+        if self.address.sentences > 1 and first.closed_by in ("model", "sentences"):
+            self.story.undo()
+            self.story.add("".join(shown) + REOPEN, MODEL)
+            rest = SpeechEnd(self.address.sentences - 1, capital=self.capital, lead=REOPEN)
+            self.parts.append(rest)
+            yield rest
+
     def _finish(self, shown: list[str]) -> None:
-        self.story.undo()  # the opening, added alone for the model to read: the answer is one turn
+        self.story.undo()  # what the model read of the answer: the answer as shown is one turn
         self.text = "".join(shown)
         self.story.add(self.text, MODEL, character=self.address.character)
 
@@ -309,8 +248,9 @@ class AsyncAnswer(Answer):
         shown = self._begin()
         try:
             yield shown[0]
-            async for piece in self._astream(self.end, shown):
-                yield piece
+            for end in self._ends(shown):
+                async for piece in self._astream(end, shown):
+                    yield piece
         finally:
             self._finish(shown)
 

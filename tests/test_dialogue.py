@@ -19,16 +19,17 @@ from engine.dialogue import (
     MAX_NAME,
     MAX_WORDS,
     OPEN,
+    REOPEN,
     SPEAKERS,
     Address,
     Answer,
     DialogueError,
-    SpeechEnd,
     read_cast,
     said_line,
 )
 from engine.modelfolder import BUNDLED_MODEL
 from engine.sampling import Sampling
+from engine.speech import SpeechEnd
 from train.speakers import count_speakers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,6 +129,28 @@ def test_speech_ends_where_it_closes_or_the_engine_closes_it() -> None:
     assert [end.add(ch) for ch in "no. i"] == ["n", "o", "", "", ". i"]
 
 
+def test_speech_that_goes_on_after_its_attribution_keeps_its_last_mark_and_shows_nothing_unsaid() -> None:
+    def run(text: str, sentences: int = 1) -> tuple[str, str]:
+        end = SpeechEnd(sentences, capital=True, lead=REOPEN)
+        shown = "".join(end.add(ch) for ch in text) + end.finish()
+        return shown, end.closed_by
+
+    assert run("it is always tea-time. and so") == (" “It is always tea-time.”", "sentences")
+    assert run("why? because i say so. no", 2) == (" “Why? because i say so.”", "sentences")
+    assert run("yes, i do.” said the hatter") == (" “Yes, i do.”", "model")
+    assert run("never closed") == (" “Never closed”", "stream")
+    assert run("” said the hatter") == ("", "model")  # nothing more said: the answer ended at its attribution
+    assert run("\n\nand then") == (" “And then”", "stream")  # the speech starts with its first word
+    end = SpeechEnd(1, lead=REOPEN)
+    assert [end.add(ch) for ch in "  so"] == ["", "", " “s", "o"]  # the reopening mark comes with the first word
+
+
+def shape(character: str) -> re.Pattern:
+    """An answer: the character's speech closed and attributed, and maybe going on after the attribution."""
+    speech = f"{OPEN}[^{OPEN}{CLOSE}\"]+{CLOSE}"
+    return re.compile(rf"\n\n{speech} said {re.escape(character)}\.(?: {speech})?")
+
+
 def answers(gen, character: str, count: int, **options) -> tuple[Conversation, list[Answer]]:
     story, done = Conversation.of("alice was beginning to get very tired of sitting by her sister"), []
     for i, question in enumerate(QUESTIONS[:count]):
@@ -141,13 +164,12 @@ def answers(gen, character: str, count: int, **options) -> tuple[Conversation, l
 def test_answers_are_the_characters_closed_quoted_speech(int8_gen, best_of) -> None:
     for character in ("the Hatter", "the Dragon"):
         story, done = answers(int8_gen, character, 10, best_of=best_of)
-        shape = re.compile(rf"\n\n{OPEN}[^{OPEN}{CLOSE}\"]+{CLOSE} said {re.escape(character)}\.")
         for answer in done:
-            assert shape.fullmatch(answer.text), answer.text
-            assert answer.text.count(OPEN) == 1 and answer.end.closed_by
+            assert shape(character).fullmatch(answer.text), answer.text
+            assert answer.closed_by and answer.parts[0].closed_by in ("model", "sentences")
         assert story.text.endswith(done[-1].text)  # the story holds exactly what was shown, turn by turn
         assert [t.character for t in story.turns[1:]] == ["", character] * len(done)  # answers carry their character
-        assert sum(a.end.closed_by == "model" for a in done) >= 5  # the model closes most speech itself
+        assert sum(len(a.parts) == 2 and a.parts[1].spoke for a in done) >= 5  # most speech goes on after it
 
 
 def test_the_same_seed_gives_the_same_answer_and_the_story_goes_on_from_it(int8_gen) -> None:
@@ -157,7 +179,7 @@ def test_the_same_seed_gives_the_same_answer_and_the_story_goes_on_from_it(int8_
     said = [t.text for t in first.turns]
     assert len(said) == 7 and said[5] == "\n\n“Where are you going,” said Alice."
     assert said[1] == "\n\n“Who are you?” said Alice." and said[2].startswith("\n\n“")
-    assert said[2].endswith("” said the Queen.")
+    assert shape("the Queen").fullmatch(said[2])
 
 
 def test_answers_weigh_repeated_word_pairs_more_than_stories(int8_gen) -> None:
@@ -169,12 +191,37 @@ def test_answers_weigh_repeated_word_pairs_more_than_stories(int8_gen) -> None:
     assert texts[0] == texts[1] != texts[2]
 
 
+def test_the_speech_after_the_attribution_is_written_once_the_model_has_read_it(int8_gen) -> None:
+    """The second part of an answer goes on from the story as shown up to the attribution, and the
+    reopening mark: the same stream from there writes it again."""
+    story, done = answers(int8_gen, "the Hatter", 4)
+    i, answer = next((i, a) for i, a in enumerate(done) if len(a.parts) == 2 and a.parts[1].spoke)
+    first = answer.text[: answer.text.index(" said the Hatter.") + len(" said the Hatter.")]
+    before = Conversation(story.turns[: 2 + 2 * i])
+    before.add(first + REOPEN, "model")
+    end = SpeechEnd(1, capital=True, lead=REOPEN)
+    shown = ""
+    for chunk in int8_gen.stream(before, 640, exact=True, rng_seed=i, repeat_penalty=ANSWER_REPEAT_PENALTY):
+        shown += "".join(map(end.add, chunk))
+        if end.done:
+            break
+    assert first + (shown + end.finish()) == answer.text
+
+
+def test_an_answer_of_one_sentence_ends_at_its_attribution(int8_gen) -> None:
+    story = Conversation.of("alice was beginning to get very tired of sitting by her sister")
+    for i, question in enumerate(QUESTIONS[:4]):
+        answer = Answer(int8_gen, story, Address.of(question, "the Hatter", ALICE, sentences=1), rng_seed=i)
+        assert re.fullmatch(rf"\n\n{OPEN}[^{OPEN}{CLOSE}]+{CLOSE} said the Hatter\.", "".join(answer))
+        assert len(answer.parts) == 1
+
+
 def test_the_character_goes_on_without_new_words(int8_gen) -> None:
     story, done = answers(int8_gen, "the Hatter", 1)
     before = story.text
     again = Answer(int8_gen, story, done[0].address.going_on(), rng_seed=9)
     text = "".join(again)
-    assert story.text == before + text and text.startswith("\n\n“") and text.endswith("” said the Hatter.")
+    assert story.text == before + text and shape("the Hatter").fullmatch(text)
     assert "said Alice" not in text and story.turns[-1].character == "the Hatter"
 
 

@@ -8,6 +8,7 @@ tests/fake_discord.py."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,20 @@ from bot.discord_app.streaming_reply import CURSOR, parse_reply
 from engine import BUNDLED_MODEL
 
 FAST = {"best_of": 2}  # these tests are about the turns, not best-of
+ANSWER_END = re.compile("\u201d said (?P<name>[^\u201c\u201d]+)\\.(?: \u201c[^\u201c\u201d]+\u201d)?\\Z")
+
+
+def answered_by(text: str, character: str) -> bool:
+    """Whether `text` ends as `character`'s answer does: `” said the Hatter.`, or with the speech going
+    on after the attribution, `” said the Hatter. “...”`."""
+    end = ANSWER_END.search(text)
+    return end is not None and end["name"] == character
+
+
+def openings(recorder) -> list[str]:
+    """The seeds of the streams that began answers (the engine's `\n\n“`), not of those that went on
+    after an attribution (` “`) or of stories."""
+    return [request["seed"] for request in recorder.requests if request["seed"].endswith("\n\n\u201c")]
 
 
 async def said(fake: FakeDiscord, count: int) -> list[str]:
@@ -38,31 +53,31 @@ def test_ask_answers_in_the_characters_voice_and_replies_go_on_with_them() -> No
         reply = await finished(fake, first)
         seed, text = parse_reply(reply["content"])
         assert seed == "\u201cWho are you?\u201d said Alice."
-        assert text.startswith("\n\n\u201c") and text.endswith("\u201d said the Hatter.")
-        assert recorder.requests[0]["seed"] == "\n\n\u201cWho are you?\u201d said Alice.\n\n\u201c"
+        assert text.startswith("\n\n\u201c") and answered_by(text, "the Hatter")
+        assert openings(recorder)[0] == "\n\n\u201cWho are you?\u201d said Alice.\n\n\u201c"
 
         again = await fake.say("!ask And then?", reply_to=first)  # no name: the same character
         second = await finished(fake, await reply_to(fake, again))
-        assert parse_reply(second["content"])[1].endswith("\u201d said the Hatter.")
-        assert recorder.requests[1]["seed"].startswith(recorder.requests[0]["seed"] + text[len("\n\n\u201c"):])
-        assert recorder.requests[1]["seed"].endswith("\u201cAnd then?\u201d said Alice.\n\n\u201c")
+        assert answered_by(parse_reply(second["content"])[1], "the Hatter")
+        assert openings(recorder)[1].startswith(openings(recorder)[0] + text[len("\n\n\u201c"):])
+        assert openings(recorder)[1].endswith("\u201cAnd then?\u201d said Alice.\n\n\u201c")
 
         mentioned = await fake.say(f"<@{BOT_ID}> Why?", reply_to=second["id"], ping=True)
         third = await finished(fake, await reply_to(fake, mentioned))
         assert parse_reply(third["content"])[0] == "\u201cWhy?\u201d said Alice."
-        assert parse_reply(third["content"])[1].endswith("\u201d said the Hatter.")
-        assert "\u201cAnd then?\u201d said Alice." in recorder.requests[2]["seed"]
+        assert answered_by(parse_reply(third["content"])[1], "the Hatter")
+        assert "\u201cAnd then?\u201d said Alice." in openings(recorder)[2]
 
         hatters = [CONTINUE + ":the Hatter", AGAIN + ":the Hatter"]  # the buttons carry who answered
         assert fake.buttons(third["id"]) == hatters
         await fake.press(third["id"], hatters[0])
         fourth = await finished(fake, await reply_to(fake, third["id"]))
-        assert parse_reply(fourth["content"])[1].endswith("\u201d said the Hatter.")  # the Hatter goes on
-        assert recorder.requests[3]["seed"].endswith("\u201d said the Hatter.\n\n\u201c")
+        assert answered_by(parse_reply(fourth["content"])[1], "the Hatter")  # the Hatter goes on
+        assert answered_by(openings(recorder)[3].removesuffix("\n\n\u201c"), "the Hatter")
 
         await fake.press(third["id"], hatters[1])
-        await fake.wait_until(lambda: len(recorder.requests) == 5)
-        assert recorder.requests[4]["seed"] == recorder.requests[2]["seed"]  # the same line, answered anew
+        await fake.wait_until(lambda: len(openings(recorder)) == 5)
+        assert openings(recorder)[4] == openings(recorder)[2]  # the same line, answered anew
         assert parse_reply((await finished(fake, third["id"]))["content"])[0] == "\u201cWhy?\u201d said Alice."
         assert_nobody_pinged(fake)
 
@@ -79,7 +94,7 @@ def test_slash_ask_autocompletes_the_books_characters_and_answers() -> None:
         await fake.slash("ask", {"character": "the Queen", "words": "Off with whose head?"})
         message = await fake.wait_until(lambda: next((m for m in fake.messages.values() if m.get("components")), None))
         reply = await finished(fake, message["id"])
-        assert parse_reply(reply["content"])[1].endswith("\u201d said the Queen.")
+        assert answered_by(parse_reply(reply["content"])[1], "the Queen")
         assert_nobody_pinged(fake)
 
     run_with_bot(scenario, **FAST)
@@ -98,7 +113,7 @@ def test_bad_turns_are_one_line_escaped_and_nobody_is_pinged() -> None:
         assert "say it in at most 2,000" in lines[4] and "NAME: WORDS" in lines[5] and "colon" in lines[6]
         assert recorder.requests == []  # nothing written, nothing lost
         reply = await finished(fake, await reply_to(fake, await fake.say("!alice --talk the Mock Turtle: Why so sad?")))
-        assert parse_reply(reply["content"])[1].endswith("\u201d said the Mock Turtle.")
+        assert answered_by(parse_reply(reply["content"])[1], "the Mock Turtle")
         assert_nobody_pinged(fake)
 
     run_with_bot(scenario, **FAST)
@@ -151,14 +166,14 @@ def test_model_slash_command_talks_to_its_own_books_characters(models_dir: Path)
         await fake.slash("holmes", {"talk": "watson", "seed": "Who are you?"})
         reply = await slash_reply(fake, 1)
         seed, text = parse_reply(reply["content"])
-        assert seed == "\u201cWho are you?\u201d said Holmes." and text.endswith("\u201d said Watson.")
-        assert holmes.requests[0]["seed"] == "\n\n\u201cWho are you?\u201d said Holmes.\n\n\u201c"
+        assert seed == "\u201cWho are you?\u201d said Holmes." and answered_by(text, "Watson")
+        assert openings(holmes)[0] == "\n\n\u201cWho are you?\u201d said Holmes.\n\n\u201c"
         await fake.slash("holmes", {"seed": "It was"})  # no talk: a story, as before
         assert parse_reply((await slash_reply(fake, 2))["content"])[0] == "It was"
-        assert holmes.requests[1]["seed"] == "It was"
+        assert holmes.requests[-1]["seed"] == "It was"
         asked = await fake.say("!holmes --talk lestrade: And you?")  # the text form as before
         text = parse_reply((await written_by(fake, await reply_to(fake, asked)))["content"])[1]
-        assert text.endswith("\u201d said Lestrade.") and alice.requests == []
+        assert answered_by(text, "Lestrade") and alice.requests == []
         assert_nobody_pinged(fake)
 
     run_with_bot(scenario, **FAST, models_dir=str(models_dir))
@@ -180,13 +195,13 @@ def test_slash_ask_asks_a_character_of_another_model(models_dir: Path) -> None:
 
         await fake.slash("ask", {"model": "Holmes", "character": "watson", "words": "Who are you?"})
         answer = await slash_reply(fake, 1)
-        assert parse_reply(answer["content"])[1].endswith("\u201d said Watson.")
-        assert holmes.requests[0]["seed"].endswith("\u201cWho are you?\u201d said Holmes.\n\n\u201c")
+        assert answered_by(parse_reply(answer["content"])[1], "Watson")
+        assert openings(holmes)[0].endswith("\u201cWho are you?\u201d said Holmes.\n\n\u201c")
 
         again = await fake.say("!ask And then?", reply_to=answer["id"])  # a reply goes on with holmes and Watson
         text = parse_reply((await written_by(fake, await reply_to(fake, again)))["content"])[1]
-        assert text.endswith("\u201d said Watson.") and len(holmes.requests) == 2
-        assert holmes.requests[1]["seed"].endswith("\u201cAnd then?\u201d said Holmes.\n\n\u201c")
+        assert answered_by(text, "Watson") and len(openings(holmes)) == 2
+        assert openings(holmes)[1].endswith("\u201cAnd then?\u201d said Holmes.\n\n\u201c")
         assert alice.requests == []
         assert_nobody_pinged(fake)
 
