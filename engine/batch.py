@@ -70,6 +70,9 @@ class Request(Row):
     """One stream's slot: a row of the batch, or (best-of) the stream its candidates write for."""
 
     cancelled: bool = False  # set by the reader; the worker drops the row at its next step
+    # told the state its writing starts from (its seed read), once, as soon as it is primed: also when
+    # its reader leaves before the end (a dialogue answer is stopped where its speech closes)
+    on_primed: Callable[[RowState], None] | None = None
 
     @property
     def dropped(self) -> bool:
@@ -132,6 +135,10 @@ class Batch:
         for row, request in enumerate(reading + ready, start=len(self.rows)):
             if request.on_end is not None:
                 request.primed = self._row_state(row)
+            stream = request.parent if isinstance(request, Candidate) else request  # a first round's candidate
+            if isinstance(stream, Request) and stream.on_primed is not None:
+                on_primed, stream.on_primed = stream.on_primed, None
+                on_primed(request.primed or self._row_state(row))
         self._set_rows(self.rows + reading + ready)
 
     def prime(self, seeds: list[list[int]], starts: list[RowState | None] | None = None,

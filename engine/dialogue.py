@@ -195,7 +195,8 @@ class Answer:
         story, address = self.story, self.address
         if address.words:
             story.add(said_line(address.words, address.speaker), PERSON)
-        story.add(ANSWER_OPENING, MODEL)  # what the model reads of the answer: a turn of its own until the end
+        self.before = len(story.turns)  # the turns before the answer: what the model reads of it comes after
+        story.add(ANSWER_OPENING, MODEL)  # a turn of its own until the end: the state after it stays cached
         return [ANSWER_OPENING]
 
     def _ends(self, shown: list[str]) -> Iterator[SpeechEnd]:
@@ -205,14 +206,14 @@ class Answer:
         self.parts.append(first)
         yield first
         if self.address.sentences > 1 and first.closed_by in ("model", "sentences"):
-            self.story.undo()
-            self.story.add("".join(shown) + REOPEN, MODEL)
+            self.story.add("".join(shown[1:]) + REOPEN, MODEL)  # read from the state after the opening
             rest = SpeechEnd(self.address.sentences - 1, capital=self.capital, lead=REOPEN)
             self.parts.append(rest)
             yield rest
 
     def _finish(self, shown: list[str]) -> None:
-        self.story.undo()  # what the model read of the answer: the answer as shown is one turn
+        while len(self.story.turns) > self.before:  # what the model read of the answer: as shown, it is one turn
+            self.story.undo()
         self.text = "".join(shown)
         self.story.add(self.text, MODEL, character=self.address.character)
 

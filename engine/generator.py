@@ -36,6 +36,7 @@ from engine.options import DEFAULT_LENGTH, Options, StreamOptions
 from engine.outbox import GeneratorClosed, Outbox
 from engine.precision import Choice, check_choice, choose_precision
 from engine.sentences import SentenceWriter
+from engine.state import RowState
 from engine.steps import Step
 from engine.streams import AsyncStream, SyncStream
 from engine.threads import worker_threads
@@ -184,11 +185,13 @@ class Generator:
         request.ids, request.start = vocab.encode(how.read), how.start
         request.context = vocab.encode(how.text[-SEED_WINDOW - 1:])  # where its last word stands
 
+        def on_primed(start: RowState) -> None:  # in the worker thread, before the stream writes
+            self.states.put(state_key(how.text, window), Snapshot(start))
+
         def on_end(end: RowEnd) -> None:  # in the worker thread, before the reader hears of the end
             text = how.text + vocab.decode(end.written)
-            self.states.put(state_key(how.text, window), Snapshot(end.start))
             self.states.put(state_key(text, window), Snapshot(end.state, text[len(text) - end.unread:]))
-        request.on_end = on_end
+        request.on_primed, request.on_end = on_primed, on_end
         return how.text
 
 

@@ -93,6 +93,21 @@ def test_retry_starts_from_where_the_last_turn_started_without_reading(gen: Gene
     assert again == first  # the same draws from the same state
 
 
+@pytest.mark.parametrize("best_of", [1, 4])
+def test_a_stream_stopped_early_leaves_where_it_started_cached(gen: Generator, reads: Reads, best_of: int):
+    """A reader that lets go before the end (a dialogue answer stops where its speech closes) still
+    leaves the state its writing started from: a stream from there reads nothing again."""
+    story = Conversation.of("the hatter opened his eyes very wide")
+    stream = gen.stream(story, 400, rng_seed=6, best_of=best_of)
+    first = next(iter(stream))
+    stream.close()
+    assert first and len(reads.shapes) == 1
+    again = gen.stream(story, 400, rng_seed=6, best_of=best_of)
+    assert next(iter(again))[:1] == first[:1]
+    again.close()
+    assert len(reads.shapes) == 1  # the second stream read nothing: it began from the cached state
+
+
 @pytest.mark.parametrize("precision, exact", [("fp32", False), ("fp32", True), ("int8", False)])
 def test_an_evicted_conversation_writes_what_the_cached_state_would_have(request, precision: str, exact: bool):
     gen = request.getfixturevalue("gen" if precision == "fp32" else "int8_gen")

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from engine import Conversation
+from engine.conversation import plan
 from engine.dialogue import (
+    ANSWER_OPENING,
     ANSWER_REPEAT_PENALTY,
     CLOSE,
     MAX_NAME,
@@ -193,12 +195,17 @@ def test_answers_weigh_repeated_word_pairs_more_than_stories(int8_gen) -> None:
 
 def test_the_speech_after_the_attribution_is_written_once_the_model_has_read_it(int8_gen) -> None:
     """The second part of an answer goes on from the story as shown up to the attribution, and the
-    reopening mark: the same stream from there writes it again."""
+    reopening mark: the same stream from there writes it again. The state after the answer's opening
+    is cached, so it reads only what follows it, not the story again."""
     story, done = answers(int8_gen, "the Hatter", 4)
     i, answer = next((i, a) for i, a in enumerate(done) if len(a.parts) == 2 and a.parts[1].spoke)
     first = answer.text[: answer.text.index(" said the Hatter.") + len(" said the Hatter.")]
     before = Conversation(story.turns[: 2 + 2 * i])
-    before.add(first + REOPEN, "model")
+    before.add(ANSWER_OPENING, "model")
+    before.add(first[len(ANSWER_OPENING):] + REOPEN, "model")
+    opened = Conversation(before.turns[:-1])
+    how = plan(opened, int8_gen.loaded.vocab, int8_gen.states, int8_gen.max_seed_chars)
+    assert how.start is not None and how.read == ""  # the state after the opening is cached: part 2 read from it
     end = SpeechEnd(1, capital=True, lead=REOPEN)
     shown = ""
     for chunk in int8_gen.stream(before, 640, exact=True, rng_seed=i, repeat_penalty=ANSWER_REPEAT_PENALTY):
