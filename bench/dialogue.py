@@ -10,7 +10,9 @@ stories at the same settings, and beside the book's own speech (Through the Look
 read by any model) framed and read as the answers are, with distinct word pairs; and voice: the share
 of answers whose words are closer to their own character's speech in Wonderland than to the other
 characters' (bench/voice.py), beside the book's own speeches read the same way. Then speed: chars/s
-of one answer stream and of 16 at once, and the first character of an answer's speech after the question.
+of one answer stream (ten questions asked one after another in one story, as a conversation goes) and
+of 16 at once, the first character of an answer's speech after the question, and the pause between
+the attribution and the speech going on after it.
 `--sets 4` asks every question four times over (rng seeds 0-19, 1000-1019, 2000-2019, 3000-3019 for the
 first character, 100 more for each next: every character its own draws, as every reply has in use):
 one set's linked share moves by up to 12 points from set to set. `alike` asks the first five
@@ -143,19 +145,20 @@ def continuations(gen: Generator, contexts: list[str], answers: list[Answer], be
 
 
 def speed(gen: Generator, best_of: int, streams: int, rounds: int = 1) -> tuple[float, float, float]:
-    """`streams` answers at once, `rounds` times over: (chars/s of answer text, the slowest stream's
-    median; median ms from the question to the speech's first character; median ms from the
-    attribution to the speech going on after it: the pause while the model reads who speaks)."""
+    """`streams` conversations at once, each asked `rounds` questions one after another (the story
+    grows, as in use): (chars/s of answer text, the slowest conversation's median; median ms from a
+    question to its speech's first character; median ms from the attribution to the speech going on
+    after it: the second part's first best-of round)."""
     cast = read_cast(BUNDLED_MODEL)
+    stories = [Conversation.of(OPENING) for _ in range(streams)]
     chars: list[list[float]] = [[] for _ in range(streams)]
     firsts: list[float] = []
     gaps: list[float] = []
 
     def one(i: int, round_: int) -> None:
-        story = Conversation.of(OPENING)
         start = time.perf_counter()
         question = QUESTIONS[(i + round_ * streams) % len(QUESTIONS)]
-        answer = Answer(gen, story, Address.of(question, "the Hatter", cast), rng_seed=i + 100 * round_,
+        answer = Answer(gen, stories[i], Address.of(question, "the Hatter", cast), rng_seed=i + 100 * round_,
                         best_of=best_of)
         pieces, said_at = iter(answer), None
         count = len(next(pieces))
@@ -246,9 +249,10 @@ def main() -> int:
         if CORPUS.is_dir():
             print(voice_line(all_answers, [name for name in characters if name != OUTSIDER]))
         print(alike_line(gen, characters, best_of))
-        one = speed(gen, best_of, 1, rounds=5)
-        print(f"speed: 1 stream (median of 5 answers) {one[0]:,.0f} chars/s, first character of speech {one[1]:.0f} "
-              f"ms, the speech going on {one[2]:.0f} ms after the attribution; load {load_average()}")
+        one = speed(gen, best_of, 1, rounds=10)
+        print(f"speed: 1 stream (medians of 10 questions in one story) {one[0]:,.0f} chars/s, first character of "
+              f"speech {one[1]:.0f} ms, the speech going on {one[2]:.0f} ms after the attribution; "
+              f"load {load_average()}")
         if not args.quick:
             many = speed(gen, best_of, 16)
             print(f"speed: 16 streams, the slowest {many[0]:,.0f} chars/s, first character (median) {many[1]:.0f} ms, "

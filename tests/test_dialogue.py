@@ -215,6 +215,22 @@ def test_the_speech_after_the_attribution_is_written_once_the_model_has_read_it(
     assert first + (shown + end.finish()) == answer.text
 
 
+def test_after_an_answer_the_next_question_reads_only_its_own_line(int8_gen) -> None:
+    """An answer read to its end leaves the state its story ends in cached (the answer as shown is not
+    what the model wrote, so no stream left it): the next question reads the person's line and the
+    opening, not the story's last `max_seed_chars` characters again."""
+    from test_conversation import Reads
+
+    story, _ = answers(int8_gen, "the Hatter", 1)
+    reads = int8_gen.wrap_step(Reads)
+    try:
+        "".join(Answer(int8_gen, story, Address.of("And then?", "the Hatter", ALICE), rng_seed=3))
+    finally:
+        int8_gen.wrap_step(lambda _: reads.step)
+    line = int8_gen.loaded.vocab.normalize(said_line("And then?", "Alice") + ANSWER_OPENING)
+    assert reads.shapes[0] == (1, len(line)) and len(story.text) > int8_gen.max_seed_chars // 2
+
+
 def test_an_answer_of_one_sentence_ends_at_its_attribution(int8_gen) -> None:
     story = Conversation.of("alice was beginning to get very tired of sitting by her sister")
     for i, question in enumerate(QUESTIONS[:4]):
