@@ -23,14 +23,22 @@ def comma_ended(words: str) -> str:
 
 
 
+def last_stops(stops: str) -> str:
+    """The marks a speech ends with when nothing follows its close: a comma, semicolon or colon the
+    model meant for an attribution becomes a full stop (`any rate,”` -> `any rate.”`); a full stop or
+    an ellipsis stays."""
+    return stops if not stops or "." in stops else "."
+
+
 class SpeechEnd:
     """Where one part of a quoted answer ends, fed the model's characters one by one: at its closing
     quotation mark; or, closed by the engine, at a paragraph break, at an opening quotation mark
     (unbalanced marks otherwise: `saying “why`), after `sentences` sentences, or at MAX_ANSWER
     characters. The close is shown with `tail` after it: the attribution (`,” said the Hatter.`), a
     final full stop, semicolon or colon turned into the comma books print there (`comma_ended`); no
-    tail, the speech's last mark stays (`tea-time.”`). White space, and a full stop, comma, semicolon or
-    colon after a word, are held back until a word follows (never taken back). `lead` is shown with the
+    tail, the speech's last full stop stays (`tea-time.”`) and a comma becomes one (`last_stops`).
+    White space, and a full stop, comma, semicolon or colon after a word, are held back until a word
+    follows (never taken back). `lead` is shown with the
     first word (the reopening ` “` of speech that goes on after its attribution): a part with a lead and
     no word shows nothing. `capital`: the speech's first letter is shown as a capital (in the book's case)."""
 
@@ -97,7 +105,7 @@ class SpeechEnd:
             return ""
         shown = "" if self.text else SILENT  # a speech closed before a word: the character says nothing
         said = "".join(self.text) + shown  # never ends in a held mark: `comma_ended` changes only those
-        shown += comma_ended(said + self.stops)[len(said):] if self.tail else self.stops
+        shown += comma_ended(said + self.stops)[len(said):] if self.tail else last_stops(self.stops)
         self.stops, self.space = "", ""
         self.text.extend(shown)
         return shown + CLOSE + self.tail

@@ -131,7 +131,7 @@ def test_speech_ends_where_it_closes_or_the_engine_closes_it() -> None:
     assert [end.add(ch) for ch in "no. i"] == ["n", "o", "", "", ". i"]
 
 
-def test_speech_that_goes_on_after_its_attribution_keeps_its_last_mark_and_shows_nothing_unsaid() -> None:
+def test_speech_that_goes_on_after_its_attribution_ends_with_a_stop_and_shows_nothing_unsaid() -> None:
     def run(text: str, sentences: int = 1) -> tuple[str, str]:
         end = SpeechEnd(sentences, capital=True, lead=REOPEN)
         shown = "".join(end.add(ch) for ch in text) + end.finish()
@@ -141,6 +141,8 @@ def test_speech_that_goes_on_after_its_attribution_keeps_its_last_mark_and_shows
     assert run("why? because i say so. no", 2) == (" “Why? because i say so.”", "sentences")
     assert run("yes, i do.” said the hatter") == (" “Yes, i do.”", "model")
     assert run("never closed") == (" “Never closed”", "stream")
+    assert run("at any rate,” said the hatter") == (" “At any rate.”", "model")  # no attribution follows
+    assert run("well; ”") == (" “Well.”", "model") and run("so...” and") == (" “So...”", "model")
     assert run("” said the hatter") == ("", "model")  # nothing more said: the answer ended at its attribution
     assert run("\n\nand then") == (" “And then”", "stream")  # the speech starts with its first word
     end = SpeechEnd(1, lead=REOPEN)
