@@ -176,6 +176,7 @@ class Answer:
         sampling = options.get("sampling")
         self.capital = (options.get("case") or (sampling.case if sampling is not None else "book")) == "book"
         self.parts: list[SpeechEnd] = []  # the parts of the speech begun so far
+        self.before = 0  # the story's turns before the answer (set when it begins): what the model reads comes after
         self.text = ""  # the answer as shown, once read
 
     @property
@@ -203,7 +204,7 @@ class Answer:
         story, address = self.story, self.address
         if address.words:
             story.add(said_line(address.words, address.speaker), PERSON)
-        self.before = len(story.turns)  # the turns before the answer: what the model reads of it comes after
+        self.before = len(story.turns)
         story.add(ANSWER_OPENING, MODEL)  # a turn of its own until the end: the state after it stays cached
         return [ANSWER_OPENING]
 

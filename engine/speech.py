@@ -22,7 +22,6 @@ def comma_ended(words: str) -> str:
     return body + ","
 
 
-
 def last_stops(stops: str) -> str:
     """The marks a speech ends with when nothing follows its close: a comma, semicolon or colon the
     model meant for an attribution becomes a full stop (`any rate,”` -> `any rate.”`); a full stop or
@@ -38,9 +37,9 @@ class SpeechEnd:
     final full stop, semicolon or colon turned into the comma books print there (`comma_ended`); no
     tail, the speech's last full stop stays (`tea-time.”`) and a comma becomes one (`last_stops`).
     White space, and a full stop, comma, semicolon or colon after a word, are held back until a word
-    follows (never taken back). `lead` is shown with the
-    first word (the reopening ` “` of speech that goes on after its attribution): a part with a lead and
-    no word shows nothing. `capital`: the speech's first letter is shown as a capital (in the book's case)."""
+    follows (never taken back). `lead` is shown with the first word (the reopening ` “` of speech that
+    goes on after its attribution): a part with a lead and no word shows nothing. `capital`: the
+    speech's first letter is shown as a capital (in the book's case)."""
 
     def __init__(self, sentences: int, tail: str = "", capital: bool = False, lead: str = "") -> None:
         self.sentences, self.tail = sentences, tail  # tail: shown after the close (the attribution)

@@ -17,13 +17,14 @@ from engine.endings import longest
 CONTINUE, AGAIN, STOP = "alice:continue:alice", "alice:again:alice", "alice:stop:alice"
 
 
-async def finished(fake: FakeDiscord, message_id: str) -> dict:
-    """The bot's message once its writing is over (no cursor, buttons for what comes next; under an
-    answer they name its character too: `alice:continue:alice:the Hatter`)."""
+async def finished(fake: FakeDiscord, message_id: str, model: str = "alice") -> dict:
+    """The bot's message once `model` has written it (no cursor, buttons for what comes next, going on
+    with `model`; under an answer they name its character too: `alice:continue:alice:the Hatter`)."""
     def actions() -> list[str]:
         return [":".join(custom_id.split(":")[:3]) for custom_id in fake.buttons(message_id)]
     return await fake.wait_until(lambda: CURSOR not in fake.messages[message_id]["content"]
-                                 and actions() == [CONTINUE, AGAIN] and fake.messages[message_id])
+                                 and actions() == [f"alice:continue:{model}", f"alice:again:{model}"]
+                                 and fake.messages[message_id])
 
 
 async def reply_to(fake: FakeDiscord, message_id: str) -> str:

@@ -17,7 +17,7 @@ from discord_wire import BOT_ID
 from fake_discord import FakeDiscord
 from test_discord_stories import AGAIN, CONTINUE, assert_nobody_pinged, callbacks, finished, reply_to
 
-from bot.discord_app.streaming_reply import CURSOR, parse_reply
+from bot.discord_app.streaming_reply import parse_reply
 from engine import BUNDLED_MODEL
 
 FAST = {"best_of": 2}  # these tests are about the turns, not best-of
@@ -140,21 +140,11 @@ async def choices(fake: FakeDiscord, command: str, options: dict[str, str], focu
     return [choice["value"] for choice in answers[0]["data"]["choices"]]
 
 
-async def written_by(fake: FakeDiscord, message_id: str, model: str = "holmes") -> dict:
-    """The bot's message once `model` has written it (no cursor; its buttons go on with `model`, and
-    with the character whose answer it is)."""
-    def models() -> list[str]:
-        return [":".join(custom_id.split(":")[:3]) for custom_id in fake.buttons(message_id)]
-    return await fake.wait_until(lambda: CURSOR not in fake.messages[message_id]["content"]
-                                 and models() == [f"alice:continue:{model}", f"alice:again:{model}"]
-                                 and fake.messages[message_id])
-
-
 async def slash_reply(fake: FakeDiscord, count: int) -> dict:
     """The `count`-th message with buttons (1: the first), once holmes has written it."""
     message = await fake.wait_until(lambda: ([m for m in fake.messages.values() if m.get("components")]
                                              + [None] * count)[count - 1])
-    return await written_by(fake, message["id"])
+    return await finished(fake, message["id"], "holmes")
 
 
 def test_model_slash_command_talks_to_its_own_books_characters(models_dir: Path) -> None:
@@ -172,7 +162,7 @@ def test_model_slash_command_talks_to_its_own_books_characters(models_dir: Path)
         assert parse_reply((await slash_reply(fake, 2))["content"])[0] == "It was"
         assert holmes.requests[-1]["seed"] == "It was"
         asked = await fake.say("!holmes --talk lestrade: And you?")  # the text form as before
-        text = parse_reply((await written_by(fake, await reply_to(fake, asked)))["content"])[1]
+        text = parse_reply((await finished(fake, await reply_to(fake, asked), "holmes"))["content"])[1]
         assert answered_by(text, "Lestrade") and alice.requests == []
         assert_nobody_pinged(fake)
 
@@ -199,7 +189,7 @@ def test_slash_ask_asks_a_character_of_another_model(models_dir: Path) -> None:
         assert openings(holmes)[0].endswith("\u201cWho are you?\u201d said Holmes.\n\n\u201c")
 
         again = await fake.say("!ask And then?", reply_to=answer["id"])  # a reply goes on with holmes and Watson
-        text = parse_reply((await written_by(fake, await reply_to(fake, again)))["content"])[1]
+        text = parse_reply((await finished(fake, await reply_to(fake, again), "holmes"))["content"])[1]
         assert answered_by(text, "Watson") and len(openings(holmes)) == 2
         assert openings(holmes)[1].endswith("\u201cAnd then?\u201d said Holmes.\n\n\u201c")
         assert alice.requests == []

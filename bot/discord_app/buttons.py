@@ -15,13 +15,15 @@ from typing import Protocol
 
 import discord
 
+from engine.dialogue import MAX_NAME
+
 ACTIONS = {  # action: (label, style)
     "continue": ("Continue", discord.ButtonStyle.primary),  # the same story goes on in a new reply
     "again": ("Again", discord.ButtonStyle.secondary),  # this reply is written anew from the same seed
     "stop": ("Stop", discord.ButtonStyle.danger),  # stop writing (only the person who asked for the reply)
 }
-# model: a command name; talk: a character's name (engine/dialogue.py's MAX_NAME keeps the id within 100)
-TEMPLATE = r"alice:(?P<action>continue|again|stop):(?P<model>[a-z0-9_-]{1,32})(?::(?P<talk>[^\n]{1,48}))?"
+# model: a command name; talk: a character's name (MAX_NAME keeps the id within Discord's 100)
+TEMPLATE = rf"alice:(?P<action>continue|again|stop):(?P<model>[a-z0-9_-]{{1,32}})(?::(?P<talk>[^\n]{{1,{MAX_NAME}}}))?"
 
 
 class Presses(Protocol):
