@@ -7,8 +7,9 @@ kernel's ceiling measured in the same run, and the share of it reached. The ceil
 character per step of K rows: 1 / (K x the per-row time of one step at K rows), the step timed as the
 worker runs it. Then a busy channel: four streams started together, at the default K and at the K the
 bot's load rule gives them (engine/bestof.py), the slowest one's characters per second, beside a
-stream's ceiling there (one kept character per step of all streams' rows) and the share reached. The machine's
-CPU and load average are printed beside the figures.
+stream's ceiling there (one kept character per step of all streams' rows) and the share reached, and
+the share of the time the model's steps took (the slowest stream's speed were all else free). The
+machine's CPU and load average are printed beside the figures.
 """
 
 from __future__ import annotations
@@ -117,6 +118,34 @@ def busy(gen: Generator, seeds: list[str], k: int, length: int) -> list[float]:
     return asyncio.run(_busy(gen, seeds, k, length))
 
 
+class TimedStep:
+    """The worker's model step, timed: how much of a run its steps take, and their rows."""
+
+    def __init__(self, step) -> None:
+        self.step, self.seconds, self.steps, self.rows = step, 0.0, 0, 0
+
+    def __call__(self, ids, state):
+        start = time.perf_counter()
+        out = self.step(ids, state)
+        self.seconds += time.perf_counter() - start
+        self.steps, self.rows = self.steps + 1, self.rows + len(ids)
+        return out
+
+    def read(self, ids, state=None):
+        return self.step.read(ids, state)
+
+
+def timed_busy(gen: Generator, seeds: list[str], k: int, length: int) -> tuple[list[float], float, float]:
+    """`busy`, and the share of its time the model's steps took, and their mean rows."""
+    timed = gen.wrap_step(TimedStep)
+    start = time.perf_counter()
+    try:
+        each = busy(gen, seeds, k, length)
+    finally:
+        gen.wrap_step(lambda _: timed.step)
+    return each, timed.seconds / (time.perf_counter() - start), timed.rows / max(timed.steps, 1)
+
+
 def print_curve(gen: Generator, ks: tuple[int, ...] = KS, seeds: int = 3, length: int = 500,
                 streams: int = 4, rounds: int = 2) -> None:
     """The curve and the busy channel, as a table."""
@@ -131,12 +160,13 @@ def print_curve(gen: Generator, ks: tuple[int, ...] = KS, seeds: int = 3, length
               flush=True)
     for k in sorted({DEFAULT_BEST_OF, best_of_in_use(DEFAULT_BEST_OF, streams)}, reverse=True):
         rule = " (the bot's load rule)" if k == best_of_in_use(DEFAULT_BEST_OF, streams) else ""
-        each = busy(gen, openings(streams), k, length)
+        each, model_share, rows = timed_busy(gen, openings(streams), k, length)
         ceiling = 1 / step_seconds(gen, streams * k)  # all streams' candidates in one step: a kept char each
         print(f"{streams} streams at once, best of {k}{rule}: slowest {min(each):.0f} chars/s of final text "
               f"(each: {' '.join(f'{x:.0f}' for x in each)}), a stream's ceiling {ceiling:.0f} "
-              f"({streams * k} rows a step), the slowest's share {min(each) / ceiling:.0%}; load {load_average()}",
-              flush=True)
+              f"({streams * k} rows a step), the slowest's share {min(each) / ceiling:.0%}; the model's steps took "
+              f"{model_share:.0%} of the time ({rows:.1f} rows a step): were all else free, the slowest "
+              f"{min(each) / model_share:.0f}; load {load_average()}", flush=True)
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from engine.lexicon import OFF, WordGuide
 from engine.model import State
 from engine.outbox import Outbox
 from engine.sampling import RowSettings, Sampling, choose
-from engine.state import RowState
+from engine.state import RowState, state_joined, state_rows
 from engine.steps import Step
 from engine.vocab import Vocab
 
@@ -128,7 +128,8 @@ class Batch:
             parts.append((torch.stack([r.start.logits for r in ready]), torch.stack([r.start.h for r in ready], 1),
                           torch.stack([r.start.c for r in ready], 1)))
         self.logits = torch.cat([p[0] for p in parts])
-        self.state = torch.cat([p[1] for p in parts], 1), torch.cat([p[2] for p in parts], 1)
+        h, c = torch.cat([p[1] for p in parts], 1), torch.cat([p[2] for p in parts], 1)
+        self.state = state_joined(self.state, h, c) if self.rows else (h, c)  # the step's work kept (see Step)
         self.words = np.concatenate([self.words, [self._word_start(r) for r in reading + ready]]).astype(np.int32)
         for request in reading + ready:
             self._layout_start(request)
@@ -176,7 +177,7 @@ class Batch:
         if len(unique) == len(reading):
             return logits, h, c
         index = torch.tensor(which, device=self.device)
-        return logits[index], h[:, index], c[:, index]
+        return logits.index_select(0, index), h.index_select(1, index), c.index_select(1, index)
 
     def step(self) -> None:
         """Sample one character for every row, hand it to its reader, advance the state of the rest."""
@@ -196,7 +197,7 @@ class Batch:
                 allowed[row, banned] = False
         logits = self.logits.float().cpu().numpy()
         ids = choose(logits, self.settings, uniforms, self.vocab.unknown_id, allowed)
-        logprobs = _logprobs(logits, ids) if self.scored else None
+        logprobs = _logprobs(logits, ids).tolist() if self.scored else None
         if guide is not None:
             self.words = guide.advance(self.words, ids)
         chars, now = self.vocab.chars, time.monotonic()
@@ -206,7 +207,7 @@ class Batch:
         going = np.ones(len(self.rows), dtype=bool)
         for row, (request, i) in enumerate(zip(self.rows, ids.tolist(), strict=True)):
             if logprobs is not None and isinstance(request, Candidate):
-                request.logprob += float(logprobs[row])
+                request.logprob += logprobs[row]
             char = chars[i]
             request.tail, request.lead = (request.tail + char)[-TAIL_CHARS:], next_lead(request.lead, char)
             text, done = request.ending.add(char)
@@ -222,20 +223,18 @@ class Batch:
                 request.outbox.put(text, done=done, hold=hold)
             if done:
                 self.finished(request)
-        next_ids = torch.from_numpy(ids).to(self.device)
         if not going.all():
-            next_ids = next_ids[torch.from_numpy(going).to(self.device)]
             self.keep(going)
-        if self.rows:
-            self.logits, self.state = self.model_step(next_ids, self.state)  # handed back whole: see Step
+            ids = ids[going]
+        if self.rows:  # the state handed back whole, or its rows that stay: see Step
+            self.logits, self.state = self.model_step(torch.from_numpy(ids).to(self.device), self.state)
 
     def keep(self, going: np.ndarray) -> None:
         """Keep the rows marked True, drop the others."""
         if going.all():
             return
         index = torch.from_numpy(np.flatnonzero(going)).to(self.device)
-        h, c = self.state
-        self.logits, self.state = self.logits[index], (h[:, index], c[:, index])
+        self.logits, self.state = self.logits.index_select(0, index), state_rows(self.state, index)
         self.words = self.words[going]
         self._set_rows([r for r, g in zip(self.rows, going.tolist(), strict=True) if g])
 

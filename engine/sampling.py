@@ -24,7 +24,7 @@ class RowSettings:
     def __init__(self, settings: Sequence[Sampling]) -> None:
         temperature = np.array([s.temperature for s in settings], dtype=np.float64).reshape(-1, 1)
         self.greedy = temperature[:, 0] == 0
-        self.all_greedy = bool(self.greedy.all())
+        self.all_greedy, self.any_greedy = bool(self.greedy.all()), bool(self.greedy.any())
         self.inverse_temperature = 1 / np.maximum(temperature, 1e-6)
         self.top_k = np.array([s.top_k or _ALL for s in settings], dtype=np.int64)  # 0 (off) keeps all
         self.top_p = np.array([s.top_p for s in settings], dtype=np.float64).reshape(-1, 1)
@@ -57,13 +57,13 @@ def choose(logits: np.ndarray, rows: RowSettings, uniforms: np.ndarray, banned: 
         if allowed is not None and logits[0, order[0, 0]] == -np.inf and not allowed.all():
             return choose(source, rows, uniforms, banned, np.ones_like(allowed))  # unguided this once
         return np.array([_choose_one(logits[0], order[0], rows, float(uniforms[0]))])
+    scaled = logits[rows.row[:, None], order] * rows.inverse_temperature  # -inf stays -inf
     if allowed is not None:
-        stuck = np.isneginf(logits[rows.row, order[:, 0]])  # nothing allowed is possible: unguided this once
+        stuck = scaled[:, 0] == -np.inf  # nothing allowed is possible: unguided this once
         if stuck.any() and not allowed[stuck].all():
             return choose(source, rows, uniforms, banned, allowed | stuck[:, None])
     if rows.all_greedy:
         return order[:, 0]
-    scaled = logits[rows.row[:, None], order] * rows.inverse_temperature
     weights = np.exp(scaled - scaled[:, :1])  # unnormalised, the likeliest = 1
     cdf = np.cumsum(weights, axis=1)
     # the kept characters are a prefix of `order`: the k likeliest, cut where the likelier ones
@@ -72,7 +72,8 @@ def choose(logits: np.ndarray, rows: RowSettings, uniforms: np.ndarray, banned: 
     kept = np.minimum(nucleus, rows.top_k)
     target = uniforms * cdf[rows.row, kept - 1]
     pick = (cdf <= target[:, None]).sum(axis=1)  # first rank whose cdf passes the draw (< kept)
-    pick[rows.greedy] = 0
+    if rows.any_greedy:
+        pick[rows.greedy] = 0
     return order[rows.row, pick]
 
 

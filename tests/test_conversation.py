@@ -98,14 +98,18 @@ def test_a_stream_stopped_early_leaves_where_it_started_cached(gen: Generator, r
     """A reader that lets go before the end (a dialogue answer stops where its speech closes) still
     leaves the state its writing started from: a stream from there reads nothing again."""
     story = Conversation.of("the hatter opened his eyes very wide")
+
+    def story_reads() -> int:  # (a best-of stream's next round, begun before it is closed, reads one character)
+        return sum(1 for shape in reads.shapes if shape[1] > 1)
+
     stream = gen.stream(story, 400, rng_seed=6, best_of=best_of)
     first = next(iter(stream))
     stream.close()
-    assert first and len(reads.shapes) == 1
+    assert first and story_reads() == 1
     again = gen.stream(story, 400, rng_seed=6, best_of=best_of)
     assert next(iter(again))[:1] == first[:1]
     again.close()
-    assert len(reads.shapes) == 1  # the second stream read nothing: it began from the cached state
+    assert story_reads() == 1  # the second stream did not read the story: it began from the cached state
 
 
 @pytest.mark.parametrize("precision, exact", [("fp32", False), ("fp32", True), ("int8", False)])

@@ -30,7 +30,8 @@ class PrecisionError(ValueError):
 class Step(Protocol):
     """What callers drive: the Batch reads seeds and writes one character per row, train.eval scores
     whole sequences. A state a step returns may carry more than (h, c) for the step after it (see
-    Int8State); handed back unchanged it saves that work, and a plain (h, c) is always accepted."""
+    CarriedState, engine/state.py); handed back unchanged, or some of its rows (`state_rows`), it saves
+    that work, and a plain (h, c) is always accepted."""
 
     def read(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """ids [batch, time] -> logits after the last character [batch, vocab], final state."""

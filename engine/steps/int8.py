@@ -9,6 +9,7 @@ import threading
 import torch
 
 from engine.model import CharLSTM, State
+from engine.state import CarriedState
 from engine.steps.int8_weights import (
     PINNED,
     REDUCE_RANGE,
@@ -24,20 +25,6 @@ from engine.steps.int8_weights import (
 
 PIPELINE_MIN = 128  # characters: a shorter text is read in one thread (a second one would cost more than it saves)
 PIPELINE_CHUNKS = 8  # pieces a pipelined read is cut into (the upper layers start after the first)
-
-
-class Int8State(tuple):
-    """A state (h, c) as every step's, carrying `ahead`: each layer's recurrent product for h
-    ([batch, 4 x hidden] a layer), which the step that returned it computed along with its output.
-    Handed back to `Int8Step.__call__` it saves one int8 product a layer; a plain (h, c) (rows
-    joined or left, a read) has none, and the step computes it."""
-
-    ahead: list[torch.Tensor]
-
-    def __new__(cls, h: torch.Tensor, c: torch.Tensor, ahead: list[torch.Tensor]) -> Int8State:
-        state = super().__new__(cls, (h, c))
-        state.ahead = ahead
-        return state
 
 
 class Int8Step:
@@ -89,15 +76,15 @@ class Int8Step:
         out, state = self._lstm(ids, state)
         return linear(out[-1], self.head), state
 
-    def __call__(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, Int8State]:
+    def __call__(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, CarriedState]:
         """One character per row: ids [batch] -> logits [batch, vocab], next state. The operations of
         PyTorch's LSTM cell in `_lstm`, in the same order, so that writing a text and reading it end
         in the same state to the bit. Each layer's output is multiplied once, by its next layer's
         input weights (the last: the output layer's) and its own recurrent weights together: the
-        recurrent product is the next step's, handed along in the state returned (Int8State); two
+        recurrent product is the next step's, handed along in the state returned (CarriedState); two
         int8 calls a step instead of four."""
         ends = self._ends(ids.shape[0])
-        recurrent, given = self._recurrent(state), self.table[ids]
+        recurrent, given = self._recurrent(state), self.table.index_select(0, ids)
         hs, cs, ahead = [], [], []
         for product, c, after in zip(recurrent, state[1].unbind(0), self.after, strict=True):
             gates = product + given
@@ -114,15 +101,18 @@ class Int8Step:
             ahead.append(out[:, split:])
             hs.append(x)
             cs.append(c)
-        return given, Int8State(torch.stack(hs), torch.stack(cs), ahead)
+        return given, CarriedState(torch.stack(hs), torch.stack(cs), ahead)
 
     def _recurrent(self, state: State) -> list[torch.Tensor]:
-        """Each layer's recurrent product for `state`: the one it carries, else computed now."""
-        if isinstance(state, Int8State):
+        """Each layer's recurrent product for `state`: the ones it carries, the others' computed now."""
+        carried = state.carried if isinstance(state, CarriedState) else 0
+        rows = state[0].shape[1]
+        if carried == rows:
             return state.ahead
-        ends = self._ends(state[0].shape[1])
-        return [linear(torch.cat([h, ends], 1), packed)
-                for h, packed in zip(state[0].unbind(0), self.recurrent, strict=True)]
+        ends = self._ends(rows - carried)
+        new = [linear(torch.cat([h[carried:], ends], 1), packed)
+               for h, packed in zip(state[0].unbind(0), self.recurrent, strict=True)]
+        return [torch.cat([old, product]) for old, product in zip(state.ahead, new, strict=True)] if carried else new
 
     def forward(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """ids [batch, time] -> logits [batch, time, vocab], all in int8 (for scoring text)."""
