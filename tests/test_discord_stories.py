@@ -101,6 +101,12 @@ def test_continue_and_again_are_real_buttons_and_nobody_is_pinged() -> None:
     run_with_bot(scenario, best_of=1)
 
 
+def joined(story: str, line: str) -> str:
+    """A person's line after the story: a space between, unless the story ends in white space (the
+    bot's replies are random here, and one may end in a line break or a space)."""
+    return story + ("" if story[-1:].isspace() else " ") + line
+
+
 def test_a_reply_to_the_bot_continues_its_story() -> None:
     async def scenario(fake: FakeDiscord, bot) -> None:
         recorder = bot.generators["alice"]
@@ -109,13 +115,14 @@ def test_a_reply_to_the_bot_continues_its_story() -> None:
         added = await fake.say("!alice --len 40 and the hatter", reply_to=first)
         second = await reply_to(fake, added)
         reply = await finished(fake, second)
-        assert recorder.requests[1]["seed"] == "The Queen" + recorder.outputs[0] + " and the hatter"
+        assert recorder.requests[1]["seed"] == joined("The Queen" + recorder.outputs[0], "and the hatter")
         assert reply["content"] == render("and the hatter", recorder.outputs[1], done=True)
 
         mentioned = await fake.say(f"<@{BOT_ID}> the cat grinned", reply_to=second, ping=True)
         third = await reply_to(fake, mentioned)
         await finished(fake, third)
-        assert recorder.requests[2]["seed"] == recorder.requests[1]["seed"] + recorder.outputs[1] + " the cat grinned"
+        story = recorder.requests[1]["seed"] + recorder.outputs[1]
+        assert recorder.requests[2]["seed"] == joined(story, "the cat grinned")
 
         await fake.say("how lovely", reply_to=third)  # a reply that does not call the bot
         seed = "the queen said " * 17  # a long seed leaves less room in the message
