@@ -26,11 +26,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import torch  # noqa: E402
 from sense import cpu_description, load_average  # noqa: E402  (bench/: the scripts' folder)
 
 from engine import Generator  # noqa: E402
 from engine.bestof import DEFAULT_BEST_OF, best_of_in_use  # noqa: E402
+from engine.model import State  # noqa: E402
 from engine.precision import step_times  # noqa: E402
+from engine.steps import Step  # noqa: E402
 from engine.threads import worker_threads  # noqa: E402
 
 KS = (1, 2, 4, 8, 16, 32, 64)
@@ -121,17 +124,17 @@ def busy(gen: Generator, seeds: list[str], k: int, length: int) -> list[float]:
 class TimedStep:
     """The worker's model step, timed: how much of a run its steps take, and their rows."""
 
-    def __init__(self, step) -> None:
+    def __init__(self, step: Step) -> None:
         self.step, self.seconds, self.steps, self.rows = step, 0.0, 0, 0
 
-    def __call__(self, ids, state):
+    def __call__(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         start = time.perf_counter()
         out = self.step(ids, state)
         self.seconds += time.perf_counter() - start
         self.steps, self.rows = self.steps + 1, self.rows + len(ids)
         return out
 
-    def read(self, ids, state=None):
+    def read(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         return self.step.read(ids, state)
 
 
